@@ -1,0 +1,215 @@
+"""The one generic, config-driven spider that crawls any registered portal.
+
+It starts from the portal's listing pages, feeds and sitemaps (its site config), follows
+listing and pagination links up to ``max_listing_pages`` hops, fetches every page whose URL
+matches the portal's article patterns, and stays on the portal's domains (Scrapy's
+OffsiteMiddleware, from ``allowed_domains``). robots.txt is obeyed by Scrapy's
+RobotsTxtMiddleware. Every page it keeps is yielded as a :class:`PageItem` for the raw
+archive; every failure as a :class:`CrawlEvent` for the crawl log, so nothing is lost
+without a trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import lxml.etree
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap
+from twisted.python.failure import Failure
+
+from crawlers.archive import CrawlEvent, PageItem
+from crawlers.registry import Site
+
+# Bound for gunzipped sitemaps; a bigger one is a bomb, not a sitemap.
+SITEMAP_MAX_BYTES = 50 * 1024 * 1024
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _safe_xml_parser() -> lxml.etree.XMLParser:
+    """An XML parser that never resolves entities nor touches the network."""
+    return lxml.etree.XMLParser(
+        resolve_entities=False, no_network=True, huge_tree=False, recover=True, load_dtd=False
+    )
+
+
+def feed_links(body: bytes) -> list[str]:
+    """Article links of an RSS 2.0, RSS 1.0 or Atom feed, in feed order."""
+    try:
+        root = lxml.etree.fromstring(body, parser=_safe_xml_parser())
+    except lxml.etree.XMLSyntaxError:
+        return []
+    if root is None:
+        return []
+    links: list[str] = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        tag = lxml.etree.QName(el).localname
+        if tag == "link":
+            href = el.get("href")
+            parent = el.getparent()
+            parent_tag = lxml.etree.QName(parent).localname if parent is not None else ""
+            if href and parent_tag == "entry" and el.get("rel", "alternate") == "alternate":
+                links.append(href.strip())
+            elif not href and el.text and parent_tag == "item":
+                links.append(el.text.strip())
+    return links
+
+
+def sitemap_entries(body: bytes) -> tuple[str, list[str]]:
+    """(type, locations) of a sitemap or sitemap index; gzip bodies are inflated with a bound."""
+    if body[:2] == b"\x1f\x8b":
+        body = gunzip(body, max_size=SITEMAP_MAX_BYTES)
+    try:
+        sitemap = Sitemap(body)
+    except (lxml.etree.XMLSyntaxError, StopIteration):
+        return "", []
+    return sitemap.type, [entry["loc"] for entry in sitemap if entry.get("loc")]
+
+
+class PortalSpider(scrapy.Spider):
+    """Crawls one portal as its :class:`~crawlers.registry.Site` describes it."""
+
+    name = "portal"
+
+    def __init__(self, site: Site, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.site = site
+        self.allowed_domains = list(site.domains)
+
+    # -- start -----------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.site.start_urls:
+            yield self._listing_request(url, depth=1, referer=None)
+        for url in self.site.feeds:
+            yield self._request(url, "feed", self.parse_feed, referer=None)
+        for url in self.site.sitemaps:
+            yield self._request(url, "sitemap", self.parse_sitemap, referer=None)
+
+    def _request(
+        self, url: str, kind: str, callback: Any, referer: str | None, **meta: Any
+    ) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            meta={"page_kind": kind, "referer_url": referer, **meta},
+        )
+
+    def _listing_request(self, url: str, depth: int, referer: str | None) -> scrapy.Request:
+        return self._request(url, "listing", self.parse_listing, referer, listing_depth=depth)
+
+    def _article_request(self, url: str, referer: str | None) -> scrapy.Request:
+        return self._request(url, "article", self.parse_article, referer)
+
+    # -- callbacks -------------------------------------------------------------------
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        yield self._page(response)
+        yield from self._follow_links(response)
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            yield self._event(response, "skipped", "not a text response")
+            return
+        yield self._page(response)
+        yield from self._follow_links(response)
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        yield self._page(response)
+        for url in feed_links(response.body):
+            yield from self._route(response.urljoin(url), response, depth=1)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        yield self._page(response)
+        kind, locations = sitemap_entries(response.body)
+        for loc in locations:
+            url = response.urljoin(loc)
+            if kind == "sitemapindex":
+                if self.site.owns(url):
+                    yield self._request(url, "sitemap", self.parse_sitemap, response.url)
+            else:
+                yield from self._route(url, response, depth=1)
+
+    # -- links -----------------------------------------------------------------------
+    def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
+        if not isinstance(response, TextResponse):
+            return
+        depth = int(response.meta.get("listing_depth", 1))
+        seen: set[str] = set()
+        for href in response.css("a::attr(href)").getall():
+            href = href.strip()
+            if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+                continue
+            url = response.urljoin(href).split("#", 1)[0]
+            if url in seen:
+                continue
+            seen.add(url)
+            yield from self._route(url, response, depth=depth + 1)
+
+    def _route(self, url: str, response: Response, depth: int) -> Iterator[scrapy.Request]:
+        if not url.startswith(("http://", "https://")) or not self.site.owns(url):
+            return
+        if self.site.is_article_url(url):
+            yield self._article_request(url, response.url)
+        elif self.site.is_listing_url(url) and depth <= self.site.max_listing_pages:
+            yield self._listing_request(url, depth, response.url)
+
+    # -- records ---------------------------------------------------------------------
+    def _page(self, response: Response) -> PageItem:
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, values in response.headers.items()
+            for v in values
+        ]
+        return PageItem(
+            url=response.url,
+            kind=str(response.meta.get("page_kind", "listing")),
+            status=response.status,
+            headers=headers,
+            body=response.body,
+            fetched_at=_now(),
+            referer=response.meta.get("referer_url"),
+        )
+
+    def _event(self, response: Response, outcome: str, error: str | None) -> CrawlEvent:
+        return CrawlEvent(
+            url=response.url,
+            kind=str(response.meta.get("page_kind", "")),
+            status=response.status,
+            bytes=len(response.body),
+            outcome=outcome,
+            error=error,
+            referer=response.meta.get("referer_url"),
+        )
+
+    def on_error(self, failure: Failure) -> Iterator[CrawlEvent]:
+        request = failure.request  # type: ignore[attr-defined]
+        kind = str(request.meta.get("page_kind", ""))
+        referer = request.meta.get("referer_url")
+        if isinstance(failure.value, HttpError):
+            response = failure.value.response
+            yield CrawlEvent(
+                request.url,
+                kind,
+                response.status,
+                len(response.body),
+                "error",
+                f"HTTP {response.status}",
+                referer,
+            )
+        elif failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
+            yield CrawlEvent(request.url, kind, None, 0, "robots", "forbidden by robots.txt", referer)
+        else:
+            error = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+            self.logger.warning("%s failed: %s", request.url, error)
+            yield CrawlEvent(request.url, kind, None, 0, "error", error, referer)

@@ -1,0 +1,195 @@
+"""The crawl step: one child process per portal, watched, summarised.
+
+:func:`crawl_sites` starts ``python -m crawlers.run`` for each portal (a few at once),
+shows progress by following each crawl log, and turns the finished log into a
+:class:`CrawlSummary`. A portal whose crawl fails is reported with the reason; the
+others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from crawlers.registry import Site
+from pipeline.paths import DataLayout
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class CrawlSummary:
+    """What one portal's crawl run did, in numbers."""
+
+    site: str
+    run_id: str
+    ok: bool
+    pages_kept: int = 0
+    articles: int = 0
+    listings: int = 0
+    bytes: int = 0
+    errors: int = 0
+    robots_blocked: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+    failure: str | None = None
+    warc: str | None = None
+
+    def line(self) -> str:
+        if not self.ok:
+            return f"{self.site}: FAILED: {self.failure}"
+        return (
+            f"{self.site}: {self.pages_kept} pages kept ({self.articles} articles, "
+            f"{self.listings} listings/feeds), {self.errors} errors, "
+            f"{self.robots_blocked} blocked by robots.txt, {self.duration_s:.1f}s"
+        )
+
+
+def summarise_log(site: str, run_id: str, log_path: Path) -> CrawlSummary:
+    """Count a crawl log's lines into a summary."""
+    summary = CrawlSummary(site=site, run_id=run_id, ok=True)
+    statuses: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    if not log_path.exists():
+        return summary
+    with log_path.open(encoding="utf-8") as fh:
+        for line in fh:
+            event = json.loads(line)
+            if event.get("status") is not None:
+                statuses[str(event["status"])] += 1
+            outcome = event["outcome"]
+            if outcome == "kept":
+                summary.pages_kept += 1
+                summary.bytes += int(event["bytes"])
+                if event["kind"] == "article":
+                    summary.articles += 1
+                else:
+                    summary.listings += 1
+            elif outcome == "robots":
+                summary.robots_blocked += 1
+            elif outcome == "error":
+                summary.errors += 1
+                errors[str(event.get("error", "")).split(":", 1)[0]] += 1
+    summary.statuses = dict(statuses)
+    summary.errors_by_kind = dict(errors)
+    return summary
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as fh:
+            return sum(1 for _ in fh)
+    except FileNotFoundError:
+        return 0
+
+
+def _last_error_line(log_file: Path) -> str:
+    """The most telling line of a crashed crawl's Scrapy log."""
+    try:
+        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return "no log"
+    for line in reversed(lines):
+        if "Error" in line or "ERROR" in line or "Traceback" in line:
+            return line.strip()[:300]
+    return lines[-1].strip()[:300] if lines else "empty log"
+
+
+@dataclass
+class _Running:
+    site: Site
+    process: subprocess.Popen[bytes]
+    started: float
+    log_file: Path
+    shown: int = 0
+
+
+def crawl_sites(
+    sites: list[Site],
+    data_dir: Path,
+    run_id: str,
+    *,
+    registry_dir: Path | None = None,
+    mirror_url: str | None = None,
+    parallel: int = 4,
+    time_budget_s: float | None = None,
+    progress: Progress | None = None,
+) -> list[CrawlSummary]:
+    """Crawl each portal in its own process; return one summary per portal."""
+    layout = DataLayout(data_dir)
+    say = progress or (lambda _msg: None)
+    pending = list(sites)
+    running: list[_Running] = []
+    done: list[CrawlSummary] = []
+    contact = os.environ.get("VNPORTALS_CONTACT_URL")
+    while pending or running:
+        while pending and len(running) < max(parallel, 1):
+            site = pending.pop(0)
+            log_file = layout.raw / site.slug / f"{run_id}.scrapy.log"
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            cmd = [
+                sys.executable,
+                "-m",
+                "crawlers.run",
+                "--site",
+                site.slug,
+                "--data-dir",
+                str(data_dir),
+                "--run-id",
+                run_id,
+                "--log-file",
+                str(log_file),
+            ]
+            if registry_dir is not None:
+                cmd += ["--registry", str(registry_dir)]
+            if mirror_url:
+                cmd += ["--mirror-url", mirror_url]
+            if contact:
+                cmd += ["--contact-url", contact]
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=str(Path(__file__).resolve().parents[1]),
+            )
+            running.append(_Running(site, proc, time.monotonic(), log_file))
+            say(f"crawl {site.slug}: started")
+        time.sleep(0.2)
+        for job in list(running):
+            pages = _count_lines(layout.crawl_log_path(job.site.slug, run_id))
+            if pages >= job.shown + 10:
+                job.shown = pages
+                say(f"crawl {job.site.slug}: {pages} URLs so far")
+            elapsed = time.monotonic() - job.started
+            if time_budget_s is not None and elapsed > time_budget_s and job.process.poll() is None:
+                job.process.terminate()  # Scrapy closes the spider gracefully on SIGTERM
+            code = job.process.poll()
+            if code is None:
+                continue
+            running.remove(job)
+            summary = summarise_log(job.site.slug, run_id, layout.crawl_log_path(job.site.slug, run_id))
+            summary.duration_s = round(elapsed, 2)
+            summary.warc = str(layout.warc_path(job.site.slug, run_id))
+            if code != 0:
+                summary.ok = False
+                summary.failure = f"crawl process exited with {code}: {_last_error_line(job.log_file)}"
+            elif summary.pages_kept == 0:
+                summary.ok = False
+                summary.failure = "no page could be fetched: " + (
+                    ", ".join(f"{k} x{v}" for k, v in summary.errors_by_kind.items()) or "nothing found"
+                )
+            layout.crawl_summary_path(job.site.slug, run_id).write_text(
+                json.dumps(asdict(summary), ensure_ascii=False, indent=1), encoding="utf-8"
+            )
+            say("crawl " + summary.line())
+            done.append(summary)
+    order = {s.slug: i for i, s in enumerate(sites)}
+    return sorted(done, key=lambda s: order[s.site])

@@ -1,0 +1,134 @@
+"""The extract step: WARC records of article pages -> a Parquet batch of article rows.
+
+Reads ``raw/<site>/<run_id>.warc.gz`` and writes ``extracted/<site>/<run_id>.parquet``
+(written aside, then renamed into place). Every article page ends up counted: extracted,
+not an article (the extractor said None), or failed (the extractor raised; logged with
+its URL).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from warcio.archiveiterator import ArchiveIterator
+
+from crawlers.archive import KIND_FIELD
+from crawlers.registry import Site
+from pipeline.paths import DataLayout
+from pipeline.storage import ARTICLE_SCHEMA, article_row
+from transforms import extract_article
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractSummary:
+    """What the extract step did for one portal."""
+
+    site: str
+    pages: int = 0
+    articles: int = 0
+    not_articles: int = 0
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{self.site}: {self.articles} articles from {self.pages} article pages "
+            f"({self.not_articles} not articles, {self.failed} failed)"
+        )
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One response record of the raw archive."""
+
+    url: str
+    kind: str
+    status: int
+    body: bytes
+    fetched_at: datetime
+    charset: str | None
+
+
+def read_warc(path: Path) -> Iterator[RawPage]:
+    """The response records of a WARC file, with the crawl's page kind."""
+    with path.open("rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type != "response":
+                continue
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            kind = record.rec_headers.get_header(KIND_FIELD) or "article"
+            date = record.rec_headers.get_header("WARC-Date") or ""
+            try:
+                fetched = datetime.fromisoformat(date.replace("Z", "+00:00"))
+            except ValueError:
+                fetched = datetime.now(UTC)
+            ctype = record.http_headers.get_header("Content-Type") if record.http_headers else None
+            charset = None
+            if ctype and "charset=" in ctype.lower():
+                charset = ctype.lower().split("charset=", 1)[1].split(";")[0].strip()
+            status = int(record.http_headers.get_statuscode() or 0) if record.http_headers else 0
+            yield RawPage(url, kind, status, record.content_stream().read(), fetched, charset)
+
+
+def extract_warc(site: Site, warc: Path, out: Path, staging: Path) -> ExtractSummary:
+    """Extract one WARC into one Parquet batch."""
+    summary = ExtractSummary(site=site.slug)
+    rows = []
+    extracted_at = datetime.now(UTC)
+    for page in read_warc(warc):
+        if page.kind != "article":
+            continue
+        summary.pages += 1
+        try:
+            article = extract_article(page.body, page.url, site=site.slug, hints=site.extract)
+        except Exception as exc:  # one bad page never stops the batch; it is counted
+            summary.failed += 1
+            summary.failures.append(f"{page.url}: {type(exc).__name__}: {exc}")
+            log.warning("extraction failed for %s: %s", page.url, exc)
+            continue
+        if article is None:
+            summary.not_articles += 1
+            continue
+        summary.articles += 1
+        rows.append(article_row(article, site.slug, page.fetched_at, extracted_at))
+    table = pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
+    staging.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staging / f"{out.parent.name}-{out.name}.tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(out)
+    summary.files.append(str(out))
+    return summary
+
+
+def extract_site(
+    site: Site, data_dir: Path, *, run_id: str | None = None, reextract: bool = False
+) -> ExtractSummary:
+    """Extract the portal's WARCs: one run's, or every one not yet extracted (all of them
+    with ``reextract``), so improved rules can reach old pages without fetching again."""
+    layout = DataLayout(data_dir)
+    total = ExtractSummary(site=site.slug)
+    warcs = [layout.warc_path(site.slug, run_id)] if run_id else layout.warcs(site.slug)
+    for warc in warcs:
+        if not warc.exists():
+            continue
+        out = layout.extracted_path(site.slug, DataLayout.run_id_of(warc))
+        if out.exists() and not reextract and not run_id:
+            continue
+        part = extract_warc(site, warc, out, layout.staging)
+        total.pages += part.pages
+        total.articles += part.articles
+        total.not_articles += part.not_articles
+        total.failed += part.failed
+        total.failures += part.failures
+        total.files += part.files
+    return total

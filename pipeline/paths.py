@@ -1,0 +1,94 @@
+"""Where everything lives under the data dir.
+
+All names built here come from validated portal slugs, run ids and dates, never from
+scraped text, so nothing a page says can place a file outside the data dir.
+
+```
+<data>/raw/<site>/<run_id>.warc.gz        raw archive of one crawl run
+<data>/raw/<site>/<run_id>.crawl.jsonl    per-URL crawl log of that run
+<data>/raw/<site>/<run_id>.summary.json   what the crawl run did, in numbers
+<data>/extracted/<site>/<run_id>.parquet  article records extracted from that run's WARC
+<data>/articles/published_month=YYYY-MM/part-NNNNN.parquet   the published dataset
+<data>/runs/<run_id>.json                 the summary of one CLI/DAG run
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+RUN_ID_RE = re.compile(r"^\d{8}T\d{6}(?:\d{6})?Z$")
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable run id from the UTC time, e.g. ``20261123T010000123456Z``."""
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _check_slug(site: str) -> str:
+    if not _SLUG_RE.match(site):
+        raise ValueError(f"not a portal slug: {site!r}")
+    return site
+
+
+def _check_run_id(run_id: str) -> str:
+    if not RUN_ID_RE.match(run_id):
+        raise ValueError(f"not a run id: {run_id!r}")
+    return run_id
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """The folders and files under one data dir."""
+
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def extracted(self) -> Path:
+        return self.root / "extracted"
+
+    @property
+    def articles(self) -> Path:
+        return self.root / "articles"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def staging(self) -> Path:
+        """Scratch space on the same file system, so finished files can be renamed in."""
+        return self.root / ".staging"
+
+    def warc_path(self, site: str, run_id: str) -> Path:
+        return self.raw / _check_slug(site) / f"{_check_run_id(run_id)}.warc.gz"
+
+    def crawl_log_path(self, site: str, run_id: str) -> Path:
+        return self.raw / _check_slug(site) / f"{_check_run_id(run_id)}.crawl.jsonl"
+
+    def crawl_summary_path(self, site: str, run_id: str) -> Path:
+        return self.raw / _check_slug(site) / f"{_check_run_id(run_id)}.summary.json"
+
+    def extracted_path(self, site: str, run_id: str) -> Path:
+        return self.extracted / _check_slug(site) / f"{_check_run_id(run_id)}.parquet"
+
+    def run_summary_path(self, run_id: str) -> Path:
+        return self.runs / f"{_check_run_id(run_id)}.json"
+
+    def warcs(self, site: str) -> list[Path]:
+        return sorted((self.raw / _check_slug(site)).glob("*.warc.gz"))
+
+    def extracted_files(self, site: str) -> list[Path]:
+        return sorted((self.extracted / _check_slug(site)).glob("*.parquet"))
+
+    @staticmethod
+    def run_id_of(path: Path) -> str:
+        return _check_run_id(path.name.split(".", 1)[0])

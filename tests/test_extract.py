@@ -1,0 +1,85 @@
+"""Extraction on the gold set: seed titles, no furniture, not-articles are None, and the
+quality floor (mean body F1 and field accuracy) that may only go up."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+import pytest
+
+from tests.conftest import GoldArticle, bundled_sites, gold_articles, page_bytes, site_pages
+from transforms import extract_article
+
+SITES = bundled_sites()
+GOLD = gold_articles()
+
+# Pinned floors: raise them when extraction improves; a drop fails the tests.
+FLOOR_MEAN_F1 = 0.90
+FLOOR_TITLE = 1.0
+FLOOR_DATE = 0.80
+FLOOR_AUTHOR = 0.60
+
+
+def tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", unicodedata.normalize("NFC", text).casefold())
+
+
+def f1(got: str, want: str) -> float:
+    g, w = Counter(tokens(got)), Counter(tokens(want))
+    overlap = sum((g & w).values())
+    if not overlap:
+        return 0.0
+    precision, recall = overlap / sum(g.values()), overlap / sum(w.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def ids(articles: list[GoldArticle]) -> list[str]:
+    return [f"{a.site}/{a.name}" for a in articles]
+
+
+@pytest.mark.parametrize("gold", GOLD, ids=ids(GOLD))
+def test_title_and_no_furniture(gold: GoldArticle) -> None:
+    article = extract_article(gold.html(), gold.url, site=gold.site, hints=SITES[gold.site].extract)
+    assert article is not None
+    assert article.title == gold.data["title"]
+    for phrase in gold.data["must_not_contain"]:
+        assert phrase not in article.body, f"furniture {phrase!r} leaked"
+    assert unicodedata.is_normalized("NFC", article.body)
+    if article.published_at is not None:
+        assert article.published_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize("slug", sorted(SITES))
+def test_pages_that_are_not_articles_give_none(slug: str) -> None:
+    for url in site_pages(slug)["not_articles"]:
+        assert extract_article(page_bytes(url), url, site=slug) is None, url
+
+
+def test_seed_articles_are_all_in_the_gold_set() -> None:
+    seeds = {a.data.get("seed") for a in GOLD} - {None}
+    assert len(seeds) == 5
+
+
+def test_quality_floor() -> None:
+    scores, titles, dates, authors = [], [], [], []
+    for gold in GOLD:
+        article = extract_article(gold.html(), gold.url, site=gold.site, hints=SITES[gold.site].extract)
+        assert article is not None, gold.url
+        scores.append(f1(article.body, "\n".join(gold.data["body"])))
+        titles.append(article.title == gold.data["title"])
+        if gold.data.get("published"):
+            got = article.published_at.isoformat() if article.published_at else None
+            dates.append(got == gold.data["published"])
+        if gold.data.get("author"):
+            authors.append(article.author == gold.data["author"])
+    mean_f1 = sum(scores) / len(scores)
+    report = (
+        f"mean F1 {mean_f1:.3f}, title {sum(titles)}/{len(titles)}, "
+        f"date {sum(dates)}/{len(dates)}, author {sum(authors)}/{len(authors)}"
+    )
+    assert mean_f1 >= FLOOR_MEAN_F1, report
+    assert sum(titles) / len(titles) >= FLOOR_TITLE, report
+    assert sum(dates) / max(len(dates), 1) >= FLOOR_DATE, report
+    assert sum(authors) / max(len(authors), 1) >= FLOOR_AUTHOR, report

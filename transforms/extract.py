@@ -1,0 +1,463 @@
+"""Raw page -> :class:`Article`: metadata from the page, furniture out, trafilatura for the
+main text, our line rules after it.
+
+The order matters: metadata (title, kicker, category, date, view counter, byline) is read
+from the untouched page first, because the elements that carry it are themselves
+furniture; then furniture containers and boxes are removed; then trafilatura finds the main
+text in what is left; then line rules drop what it let through, fold the captions that
+portals print twice, and lift "Theo X/Y" attributions and end-of-article bylines into
+metadata.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import lxml.etree
+import lxml.html
+import trafilatura
+
+from crawlers.registry import ExtractHints
+from transforms.article import Article
+from transforms.dates import parse_iso_date, parse_vietnamese_date, plausible
+from transforms.furniture import (
+    is_furniture_container,
+    is_furniture_line,
+    starts_with_box_heading,
+)
+from transforms.text import decode_html, fold, paragraphs
+
+# Fewer words than this is a stub, a listing teaser or a contact page, not an article.
+MIN_BODY_WORDS = 60
+
+_TITLE_STAMP_RE = re.compile(
+    r"\s*[(\[]\s*(\d{1,2}[:h]\d{2}\s*[,|-]?\s*\d{1,2}/\d{1,2}/\d{4}|\d{1,2}/\d{1,2}/\d{4}"
+    r"(?:\s*[,|-]?\s*\d{1,2}[:h]\d{2})?)\s*[)\]]\s*$"
+)
+_VIEWS_RE = re.compile(
+    r"(?:lượt xem|số lượt xem|lượt đọc)\s*[:：]?\s*([\d.,]+)|([\d.,]+)\s+lượt (?:xem|đọc)", re.I
+)
+_ATTRIBUTION_RE = re.compile(
+    r"^(?:theo|nguồn)\s*[:：]?\s*(?P<who>[^/()]+?)?\s*(?:[/(]\s*(?P<src>[\w.-]+\.[a-z]{2,}[\w./-]*)\s*\)?)?\s*$",
+    re.IGNORECASE,
+)
+_NAME_WORD = r"[A-ZĐÀ-Ỹ][a-zđà-ỹ]+"
+_NAME_RE = re.compile(rf"^(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{1,4}}$")
+_AGENCY_BYLINES = re.compile(r"^(?:PV|CTV|Nhóm PV|Nhóm phóng viên|BTV|Phóng viên|P\.V)$")
+_BYLINE_WITH_UNIT_RE = re.compile(rf"^(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,4}})\s*\([^)]{{2,80}}\)$")
+_DOMAIN_RE = re.compile(r"^[\w-]+(?:\.[\w-]+)+$")
+
+_BYLINE_WORDS = {"author", "byline", "tacgia", "tac", "gia"}
+_KICKER_WORDS = {"kicker", "supertitle", "subtitle", "series", "chuyende", "tieudephu", "sub"}
+_CATEGORY_WORDS = {"cate", "category", "cat", "chuyenmuc", "section", "catname"}
+_CRUMB_SKIP = {"trang chủ", "home", "tin tức", "trang nhất", ">", "»", "/"}
+_DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "posted", "ngay"}
+
+
+@dataclass
+class _Meta:
+    title: str | None = None
+    kicker: str | None = None
+    category: str | None = None
+    published: datetime | None = None
+    author: str | None = None
+    source: str | None = None
+    view_count: int | None = None
+    used: list[lxml.html.HtmlElement] = field(default_factory=list)
+
+
+def _words(el: lxml.html.HtmlElement) -> set[str]:
+    value = f"{el.get('class', '')} {el.get('id', '')}".lower()
+    return set(re.findall(r"[a-z]+", value)) | {re.sub(r"[^a-z]", "", p) for p in value.split()}
+
+
+def _text(el: lxml.html.HtmlElement) -> str:
+    return fold(el.text_content())
+
+
+def _parse(html: bytes | str) -> lxml.html.HtmlElement | None:
+    text = decode_html(html) if isinstance(html, bytes) else html
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    if not text.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(text)
+    except (lxml.etree.ParserError, ValueError):
+        return None
+
+
+# -- metadata ---------------------------------------------------------------------------
+def _meta_content(tree: lxml.html.HtmlElement, *names: str) -> str | None:
+    for name in names:
+        for el in tree.xpath(f'//meta[@property="{name}" or @name="{name}" or @itemprop="{name}"]'):
+            content = fold(el.get("content", ""))
+            if content:
+                return content
+    return None
+
+
+def _jsonld_dates(tree: lxml.html.HtmlElement) -> list[str]:
+    found: list[str] = []
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text or "")
+        except json.JSONDecodeError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                if isinstance(item.get("datePublished"), str):
+                    found.append(item["datePublished"])
+                stack.extend(v for v in item.values() if isinstance(v, (list, dict)))
+    return found
+
+
+def _pick_title_element(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    page_title = fold(" ".join(tree.xpath("//title//text()"))).lower()
+    og_title = (_meta_content(tree, "og:title") or "").lower()
+    headings = [h for h in tree.xpath("//h1 | //h2") if len(_text(h).split()) >= 4]
+    for heading in headings:
+        text = _TITLE_STAMP_RE.sub("", _text(heading)).lower()
+        if text and (text in page_title or text in og_title or page_title.startswith(text[:40])):
+            return heading
+    h1s = [h for h in headings if h.tag == "h1"]
+    return h1s[0] if h1s else None
+
+
+def _elements_before(el: lxml.html.HtmlElement, limit: int = 3) -> list[lxml.html.HtmlElement]:
+    """Up to ``limit`` non-empty elements printed just before ``el`` (siblings, then the
+    parent's siblings)."""
+    found: list[lxml.html.HtmlElement] = []
+    node: lxml.html.HtmlElement | None = el
+    while node is not None and len(found) < limit:
+        prev = node.getprevious()
+        while prev is not None and len(found) < limit:
+            if isinstance(prev.tag, str) and prev.tag not in ("script", "style") and _text(prev):
+                found.append(prev)
+                break
+            prev = prev.getprevious()
+        if found:
+            break
+        node = node.getparent()
+        if node is not None and node.tag in ("body", "html"):
+            break
+    return found
+
+
+def _elements_after(el: lxml.html.HtmlElement, limit: int = 6) -> list[lxml.html.HtmlElement]:
+    """Elements printed after ``el`` in document order (its following siblings' subtrees
+    first, then the parent's)."""
+    found: list[lxml.html.HtmlElement] = []
+    node: lxml.html.HtmlElement | None = el
+    while node is not None and len(found) < limit:
+        nxt = node.getnext()
+        while nxt is not None and len(found) < limit:
+            if isinstance(nxt.tag, str) and nxt.tag not in ("script", "style"):
+                found.append(nxt)
+            nxt = nxt.getnext()
+        node = node.getparent()
+        if node is None or node.tag in ("body", "html"):
+            break
+    return found
+
+
+def _read_kicker_and_category(title_el: lxml.html.HtmlElement, meta: _Meta) -> None:
+    for prev in _elements_before(title_el):
+        text = _text(prev)
+        if len(text) > 250 or _DATE_WORDS & _words(prev):
+            continue
+        words = _words(prev)
+        links = prev.xpath(".//a") if prev.tag != "a" else [prev]
+        is_link_label = bool(links) and fold(" ".join(_text(a) for a in links)) == text
+        if _KICKER_WORDS & words or (text.endswith(":") and not is_link_label):
+            meta.kicker = text.rstrip(":： ").strip()
+            meta.used.append(prev)
+        elif _CATEGORY_WORDS & words or (is_link_label and len(text.split()) <= 8):
+            meta.category = text
+            meta.used.append(prev)
+
+
+def _read_breadcrumb(tree: lxml.html.HtmlElement, meta: _Meta) -> None:
+    if meta.category:
+        return
+    for crumb in tree.xpath('//*[contains(@class,"breadcrumb") or contains(@id,"breadcrumb")]'):
+        items = [fold(t) for t in crumb.xpath(".//a//text() | .//span//text() | .//li//text()")]
+        items = [i for i in items if i and i.lower() not in _CRUMB_SKIP and re.search(r"\w", i)]
+        if items and items[-1] != meta.title:
+            meta.category = items[-1]
+            return
+    section = _meta_content(tree, "article:section")
+    if section:
+        meta.category = section
+
+
+def _read_date_views_byline(
+    title_el: lxml.html.HtmlElement | None, tree: lxml.html.HtmlElement, meta: _Meta
+) -> None:
+    near = _elements_after(title_el) if title_el is not None else []
+    for el in near:
+        text = _text(el)
+        if not text or len(text) > 300:
+            continue
+        words = _words(el)
+        dt = plausible(parse_vietnamese_date(text)) if len(text) < 120 else None
+        if dt is not None:
+            meta.published = meta.published or dt
+            if el not in meta.used and not el.xpath(".//p[string-length(normalize-space()) > 150]"):
+                meta.used.append(el)
+        views = _VIEWS_RE.search(text)
+        if views and meta.view_count is None:
+            digits = re.sub(r"[.,]", "", views.group(1) or views.group(2))
+            meta.view_count = int(digits) if digits.isdigit() else None
+            if el not in meta.used:
+                meta.used.append(el)
+        if meta.author is None and _BYLINE_WORDS & words:
+            name = _clean_byline(text)
+            if name:
+                meta.author = name
+                meta.used.append(el)
+    if meta.view_count is None:
+        for el in tree.xpath('//*[contains(@class,"view") or contains(@class,"luotxem")]'):
+            views = _VIEWS_RE.search(_text(el))
+            if views:
+                digits = re.sub(r"[.,]", "", views.group(1) or views.group(2))
+                meta.view_count = int(digits) if digits.isdigit() else None
+                break
+
+
+def _clean_byline(text: str) -> str | None:
+    text = re.sub(r"^(?:bài|tác giả|bài và ảnh|ảnh)\s*[:：]\s*", "", text.strip(), flags=re.I)
+    text = re.split(r"\s*[|•]\s*|\s{2,}|\s+-\s+", text)[0].strip()
+    if _NAME_RE.match(text) or _AGENCY_BYLINES.match(text):
+        return text
+    return None
+
+
+def _read_metadata(tree: lxml.html.HtmlElement) -> _Meta:
+    meta = _Meta()
+    title_el = _pick_title_element(tree)
+    if title_el is not None:
+        raw_title = _text(title_el)
+        meta.used.append(title_el)
+        _read_kicker_and_category(title_el, meta)
+    else:
+        raw_title = _meta_content(tree, "og:title") or fold(" ".join(tree.xpath("//title//text()")))
+    stamp = _TITLE_STAMP_RE.search(raw_title or "")
+    if stamp:
+        meta.published = plausible(parse_vietnamese_date(stamp.group(1)))
+        raw_title = raw_title[: stamp.start()]
+    meta.title = fold(raw_title or "") or None
+
+    for value in [
+        _meta_content(tree, "article:published_time", "datePublished", "pubdate", "publishdate"),
+        *_jsonld_dates(tree),
+        *[t.get("datetime", "") for t in tree.xpath("//time[@datetime]")],
+    ]:
+        dt = plausible(parse_iso_date(value or ""))
+        if dt is not None and meta.published is None:
+            meta.published = dt
+            break
+    _read_date_views_byline(title_el, tree, meta)
+    _read_breadcrumb(tree, meta)
+    if meta.author is None:
+        author = _meta_content(tree, "author", "article:author")
+        if author and _clean_byline(author):
+            meta.author = _clean_byline(author)
+    return meta
+
+
+# -- furniture --------------------------------------------------------------------------
+def _content_mass(el: lxml.html.HtmlElement) -> int:
+    return sum(len(_text(p)) for p in el.iter("p"))
+
+
+def _unwrap_figure_tables(tree: lxml.html.HtmlElement) -> None:
+    """Tables of one column (how many CMSs lay out an image and its caption) become
+    paragraphs, so the caption reads as prose and not as a table row."""
+    for table in tree.xpath("//table[not(ancestor::table)]"):
+        rows = table.xpath("./tr | ./tbody/tr | ./thead/tr")
+        if not rows or any(len(r.xpath("./td | ./th")) > 1 for r in rows):
+            continue
+        replacement = lxml.html.Element("div")
+        for cell in table.xpath(".//td | .//th"):
+            text = _text(cell)
+            if text:
+                para = lxml.html.Element("p")
+                para.text = text
+                replacement.append(para)
+        replacement.tail = table.tail
+        table.getparent().replace(table, replacement)
+
+
+def _strip_furniture(tree: lxml.html.HtmlElement, meta: _Meta, hints: ExtractHints | None) -> None:
+    for el in meta.used:
+        _drop(el)
+    _unwrap_figure_tables(tree)
+    for xpath in hints.drop_xpaths if hints else ():
+        for el in tree.xpath(xpath):
+            _drop(el)
+    for el in tree.xpath(
+        "//script | //style | //noscript | //iframe | //nav | //select | //button"
+        " | //input | //textarea | //footer | //header | //aside"
+    ):
+        _drop(el)
+    total = max(_content_mass(tree), 1)
+    for el in list(tree.iter()):
+        if not isinstance(el.tag, str) or el.getparent() is None:
+            continue
+        attrs = f"{el.get('class', '')} {el.get('id', '')}".strip()
+        is_box = False
+        if attrs and is_furniture_container(attrs):
+            is_box = True
+        elif el.tag in ("div", "section", "ul", "table", "td", "form", "fieldset", "span", "p"):
+            first = _first_text(el)
+            is_box = bool(first) and starts_with_box_heading(first) and len(first) < 60
+        elif el.tag == "form":
+            is_box = True
+        if is_box and _content_mass(el) < 0.3 * total:
+            _drop(el)
+
+
+def _first_text(el: lxml.html.HtmlElement) -> str:
+    for text in el.itertext():
+        folded = fold(text)
+        if folded:
+            return folded
+    return ""
+
+
+def _drop(el: lxml.html.HtmlElement) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    parent.remove(el)
+    if tail and tail.strip():
+        prev = parent[-1] if len(parent) else None
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+
+
+# -- body -------------------------------------------------------------------------------
+def _main_text(tree: lxml.html.HtmlElement, url: str, hints: ExtractHints | None) -> list[str]:
+    if hints and hints.body_xpaths:
+        for xpath in hints.body_xpaths:
+            nodes = tree.xpath(xpath)
+            if nodes:
+                lines: list[str] = []
+                for node in nodes:
+                    for block in node.xpath(".//p | .//figcaption | .//h2 | .//h3 | .//li"):
+                        if not block.xpath("ancestor::p | ancestor::figcaption"):
+                            lines.extend(paragraphs(block.text_content()))
+                return lines
+    text = trafilatura.extract(
+        tree,
+        url=url,
+        include_comments=False,
+        include_tables=True,
+        favor_precision=True,
+        deduplicate=False,
+        with_metadata=False,
+    )
+    return paragraphs(text or "")
+
+
+def _attribution(line: str) -> tuple[str | None, str | None] | None:
+    """(author, source) of a "Theo X/Y" or "Nguồn: Y" line, or None."""
+    match = _ATTRIBUTION_RE.match(line)
+    if not match or len(line) > 120:
+        return None
+    who = (match.group("who") or "").strip(" .,-") or None
+    src = match.group("src")
+    if who and not src and _DOMAIN_RE.match(who):
+        who, src = None, who
+    if who and not (_NAME_RE.match(who) or _AGENCY_BYLINES.match(who)):
+        if src is None and not line.lower().startswith("nguồn"):
+            return None
+        # "Theo Báo Quảng Ninh" names a publisher, not a person.
+        return None, src or who
+    return who, src
+
+
+def _clean_body(lines: list[str], meta: _Meta) -> list[str]:
+    skip = {x for x in (meta.title, meta.kicker, meta.category) if x}
+    kept: list[str] = []
+    for line in lines:
+        if line in skip or is_furniture_line(line):
+            continue
+        if kept and line == kept[-1]:
+            continue  # a caption printed twice
+        kept.append(line)
+    # Attribution and byline lines at the end of the article.
+    while kept:
+        last = kept[-1]
+        attribution = _attribution(last)
+        if attribution is not None:
+            who, src = attribution
+            meta.author = meta.author or who
+            meta.source = meta.source or src
+            kept.pop()
+            continue
+        unit = _BYLINE_WITH_UNIT_RE.match(last)
+        if _NAME_RE.match(last) or _AGENCY_BYLINES.match(last) or unit:
+            meta.author = meta.author or (unit.group("name") if unit else last)
+            kept.pop()
+            continue
+        break
+    if kept and meta.author and kept[0] == meta.author:
+        kept.pop(0)
+    return kept
+
+
+def _looks_like_listing(tree: lxml.html.HtmlElement) -> bool:
+    """Many headline links and little prose: a listing, tag or search page."""
+    prose = _content_mass(tree)
+    link_text = sum(len(_text(a)) for a in tree.xpath("//a") if len(_text(a).split()) >= 6)
+    return link_text > 2 * max(prose, 1)
+
+
+def extract_article(
+    html: bytes | str, url: str, site: str | None = None, *, hints: ExtractHints | None = None
+) -> Article | None:
+    """The article on a page, or None when the page is not an article.
+
+    ``site`` is the portal's slug where known (``None`` for a portal with no config);
+    ``hints`` are the portal's optional extraction hints from its site config.
+    """
+    tree = _parse(html)
+    if tree is None:
+        return None
+    meta = _read_metadata(tree)
+    if not meta.title:
+        return None
+    work = copy.deepcopy(tree)
+    # The metadata elements were found in ``tree``; find them again in the copy by path.
+    roottree = tree.getroottree()
+    work_meta = _Meta(
+        used=[work.xpath(roottree.getpath(el))[0] for el in meta.used if work.xpath(roottree.getpath(el))]
+    )
+    _strip_furniture(work, work_meta, hints)
+    lines = _clean_body(_main_text(work, url, hints), meta)
+    body = "\n".join(lines)
+    if len(body.split()) < MIN_BODY_WORDS or (_looks_like_listing(tree) and meta.published is None):
+        return None
+    return Article(
+        url=url,
+        title=meta.title,
+        body=body,
+        published_at=meta.published,
+        author=meta.author,
+        source=meta.source,
+        category=meta.category,
+        kicker=meta.kicker,
+        view_count=meta.view_count,
+    )

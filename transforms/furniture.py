@@ -1,0 +1,263 @@
+"""The catalogue of Vietnamese portal furniture: what is on a page but not in the article.
+
+Three kinds of rule, all general (they name patterns of these CMS families, not pages):
+
+* containers, by the words their ``class``/``id`` attributes are made of (share bars,
+  comment forms, counters, weather and exchange-rate widgets, related-news boxes...);
+* boxes, by the heading they open with ("Tin đọc nhiều", "Các bài mới đăng"...);
+* lines, by their text (view counters, "Chia sẻ Zalo", captcha prompts, print/back links).
+
+The same catalogue is the one source of truth for validation: :data:`FURNITURE_PHRASES`
+must never appear in a published body.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words inside class/id values that mark a container as furniture. Matched against the
+# tokens of the attribute split on non-letters, so "box-share" and "shareBar" both hit.
+CONTAINER_WORDS = frozenset(
+    {
+        "share",
+        "sharing",
+        "social",
+        "zalo",
+        "facebook",
+        "fb",
+        "twitter",
+        "addthis",
+        "comment",
+        "comments",
+        "binhluan",
+        "ykien",
+        "captcha",
+        "form",
+        "counter",
+        "thongke",
+        "visitor",
+        "visitors",
+        "online",
+        "luottruycap",
+        "statistic",
+        "weather",
+        "thoitiet",
+        "tygia",
+        "exchange",
+        "rate",
+        "gold",
+        "giavang",
+        "related",
+        "lienquan",
+        "tinlienquan",
+        "other",
+        "tinkhac",
+        "docnhieu",
+        "mostread",
+        "mostview",
+        "popular",
+        "xemnhieu",
+        "newest",
+        "moidang",
+        "dadang",
+        "samecat",
+        "cungchuyenmuc",
+        "tags",
+        "tag",
+        "keyword",
+        "keywords",
+        "tukhoa",
+        "print",
+        "inbai",
+        "email",
+        "sendmail",
+        "toolbar",
+        "tools",
+        "back",
+        "quaylai",
+        "breadcrumb",
+        "breadcrumbs",
+        "menu",
+        "nav",
+        "navbar",
+        "banner",
+        "adv",
+        "ads",
+        "advert",
+        "quangcao",
+        "footer",
+        "header",
+        "sidebar",
+        "widget",
+        "promo",
+        "subscribe",
+        "rating",
+        "vote",
+        "poll",
+        "search",
+        "login",
+        "hotline",
+        "copyright",
+        "pager",
+        "pagination",
+        "paging",
+    }
+)
+
+# Box headings: an element whose own text starts with one of these is a box, not prose.
+BOX_HEADINGS = (
+    "tin đọc nhiều",
+    "đọc nhiều",
+    "xem nhiều",
+    "tin xem nhiều",
+    "tin liên quan",
+    "bài liên quan",
+    "tin cùng chuyên mục",
+    "tin cùng danh mục",
+    "các bài mới đăng",
+    "các bài đã đăng",
+    "tin mới đăng",
+    "tin mới nhất",
+    "tin khác",
+    "các tin khác",
+    "các tin đã đưa",
+    "các tin mới",
+    "tin tức khác",
+    "bài viết khác",
+    "có thể bạn quan tâm",
+    "thống kê truy cập",
+    "thời tiết",
+    "tỷ giá",
+    "tỉ giá",
+    "giá vàng",
+    "liên kết website",
+    "ý kiến bạn đọc",
+    "bình luận",
+    "viết bình luận",
+    "gửi bình luận",
+    "gửi ý kiến",
+    "từ khóa",
+    "từ khoá",
+    "tags",
+    "chủ đề",
+    "chia sẻ",
+)
+
+
+def _alternatives(*phrases: str) -> str:
+    return "(?:" + "|".join(re.escape(p) for p in phrases) + ")"
+
+
+_BUTTONS = _alternatives(
+    "zalo",
+    "facebook",
+    "twitter",
+    "email",
+    "in bài viết",
+    "in bài",
+    "in tin",
+    "gửi email",
+    "gửi bài",
+    "quay lại",
+    "về đầu trang",
+    "lên đầu trang",
+    "bản in",
+    "lưu bài",
+    "chia sẻ",
+)
+_FORM_LABELS = _alternatives(
+    "họ và tên",
+    "họ tên",
+    "số điện thoại",
+    "điện thoại",
+    "email",
+    "địa chỉ email",
+    "tiêu đề",
+    "nội dung",
+    "mã xác nhận",
+    "mã bảo mật",
+)
+_BOX_LINES = _alternatives(
+    "thời tiết",
+    "tỷ giá ngoại tệ",
+    "tỷ giá",
+    "thống kê truy cập",
+    "tin đọc nhiều",
+    "tin liên quan",
+    "các bài mới đăng",
+    "các bài đã đăng",
+    "tin khác",
+    "các tin đã đưa",
+)
+_DATE_LABELS = _alternatives("ngày đăng", "ngày cập nhật", "cập nhật", "đăng lúc", "ngày xuất bản")
+_COUNTERS = _alternatives(
+    "đang online", "đang truy cập", "tổng lượt truy cập", "lượt truy cập", "hôm nay", "hôm qua"
+)
+_DMY = r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"
+
+# Whole lines that are furniture whatever element holds them.
+LINE_PATTERNS = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^(?:lượt xem|số lượt xem|lượt đọc|views?)\s*[:：]?\s*[\d.,]+$",
+        r"^[\d.,]+\s+lượt (?:xem|đọc)$",
+        rf"^{_COUNTERS}\b.*\d",
+        rf"^{_BUTTONS}(?:\s*[|/·]?\s*{_BUTTONS})*$",
+        rf"^{_FORM_LABELS}\s*:?\s*(?:\(\*\))?\s*:?\s*$",
+        r"^mã xác nhận\b.*",
+        r"^lấy lại mã(?: bảo mật)?$",
+        r"^(?:gửi|gửi bình luận|gửi ý kiến|nhập lại|hủy|làm lại)$",
+        r"^bài viết\s+xem$",
+        r"^viết bình luận$",
+        r"^xem thêm\s*[:：].*",
+        r"^(?:từ khóa|từ khoá|tags?)\s*[:：].*",
+        rf"^{_BOX_LINES}\s*[:：]?$",
+        rf"^{_DATE_LABELS}\s*[:：]?\s*{_DMY}.*$",
+        r"^trang chủ(?:\s*[>»/].*)?$",
+    )
+)
+
+# Phrases that must never be in a published body (validation reads this too).
+FURNITURE_PHRASES = (
+    "Lượt xem:",
+    "Chia sẻ Zalo",
+    "Tin đọc nhiều",
+    "Các bài mới đăng",
+    "Các bài đã đăng",
+    "Viết bình luận",
+    "Mã xác nhận",
+    "Lấy lại mã bảo mật",
+    "Đang online",
+    "Tổng lượt truy cập",
+    "Thống kê truy cập",
+    "Tỷ giá ngoại tệ",
+    "Họ tên:(*)",
+    "Nội dung:(*)",
+)
+
+_TOKEN_RE = re.compile(r"[a-z]+")
+
+
+def attribute_words(value: str) -> set[str]:
+    """The words of a class/id value: "box-shareBar tin_lienquan" -> share, bar, tin, lienquan."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", value)
+    words = set(_TOKEN_RE.findall(spaced.lower()))
+    # Joined forms too, for "tinlienquan", "most-read" -> "mostread".
+    joined = re.sub(r"[^a-z]", "", value.lower())
+    words.add(joined)
+    for piece in re.split(r"\s+", value.lower()):
+        words.add(re.sub(r"[^a-z]", "", piece))
+    return words
+
+
+def is_furniture_container(class_id: str) -> bool:
+    return bool(attribute_words(class_id) & CONTAINER_WORDS)
+
+
+def starts_with_box_heading(text: str) -> bool:
+    lowered = text.strip().lower()
+    return any(lowered.startswith(h) for h in BOX_HEADINGS)
+
+
+def is_furniture_line(line: str) -> bool:
+    return any(p.search(line) for p in LINE_PATTERNS)
