@@ -9,6 +9,7 @@ crawler did and did not fetch.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +73,16 @@ def content_type(path: Path) -> str:
     return _CONTENT_TYPES.get(path.suffix.lower(), "text/html; charset=utf-8")
 
 
+def extra_headers(path: Path) -> dict[str, str]:
+    """Headers a fixture asks for in a ``<file>.headers.json`` beside it (a legacy charset,
+    a missing one), overriding the defaults."""
+    sidecar = path.with_name(path.name + ".headers.json")
+    if not sidecar.is_file():
+        return {}
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
+
+
 class MirrorServer:
     """The mirror on 127.0.0.1; use as a context manager or call start()/stop()."""
 
@@ -102,8 +113,10 @@ class MirrorServer:
                     server.requests.append(
                         MirrorRequest(host, self.path, status, self.headers.get("User-Agent", ""))
                     )
+                headers = {"Content-Type": ctype, **(extra_headers(found) if found else {})}
                 self.send_response(status)
-                self.send_header("Content-Type", ctype)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if send_body:

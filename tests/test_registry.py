@@ -19,7 +19,7 @@ kind = "government"
 province = "Hà Nội"
 domains = ["mau.hanoi.gov.vn"]
 start_urls = ["https://mau.hanoi.gov.vn/tin-tuc.htm"]
-article_urls = ['-\\d+\\.htm$']
+article_urls = ['-\\d{5,}\\.htm$']
 listing_urls = ['/tin-tuc(/trang-\\d+)?\\.htm$']
 """
 
@@ -54,7 +54,7 @@ def test_every_portal_has_a_mirror_and_gold(slug: str) -> None:
 def test_good_config_loads(tmp_path: Path) -> None:
     site = load_site(write(tmp_path, GOOD))
     assert site.slug == "mau"
-    assert site.is_article_url("https://mau.hanoi.gov.vn/tin-tuc/bai-viet-123.htm")
+    assert site.is_article_url("https://mau.hanoi.gov.vn/tin-tuc/bai-viet-12345.htm")
     assert site.is_listing_url("https://mau.hanoi.gov.vn/tin-tuc/trang-2.htm")
     assert site.owns("https://sub.mau.hanoi.gov.vn/x") and not site.owns("https://evil.vn/x")
     assert site.max_listing_pages == 50 and site.enabled
@@ -72,7 +72,7 @@ def test_good_config_loads(tmp_path: Path) -> None:
             lambda t: t.replace("https://mau.hanoi.gov.vn/tin-tuc.htm", "ftp://mau.hanoi.gov.vn/"),
             "start_urls[0]",
         ),
-        (lambda t: t.replace("'-\\d+\\.htm$'", "'([unclosed'"), "article_urls[0]"),
+        (lambda t: t.replace("'-\\d{5,}\\.htm$'", "'([unclosed'"), "article_urls[0]"),
         (lambda t: t + "\nmax_listing_pages = 0\n", "max_listing_pages"),
         (lambda t: t + "\nmax_listing_pages = true\n", "max_listing_pages"),
         (lambda t: t + "\nstart_url = []\n", "start_url"),

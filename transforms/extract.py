@@ -28,6 +28,7 @@ from transforms.furniture import (
     is_furniture_container,
     is_furniture_line,
     starts_with_box_heading,
+    starts_with_ending_box_heading,
 )
 from transforms.text import decode_html, fold, paragraphs
 
@@ -54,6 +55,10 @@ _DOMAIN_RE = re.compile(r"^[\w-]+(?:\.[\w-]+)+$")
 _BYLINE_WORDS = {"author", "byline", "tacgia", "tac", "gia"}
 _KICKER_WORDS = {"kicker", "supertitle", "subtitle", "series", "chuyende", "tieudephu", "sub"}
 _CATEGORY_WORDS = {"cate", "category", "cat", "chuyenmuc", "section", "catname"}
+_BYLINE_XPATH = " | ".join(
+    f'//*[contains(translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{word}")]'
+    for word in ("author", "byline", "tacgia", "tac-gia", "tac_gia")
+)
 _CRUMB_SKIP = {"trang chủ", "home", "tin tức", "trang nhất", ">", "»", "/"}
 _DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "posted", "ngay"}
 
@@ -61,6 +66,7 @@ _DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "
 @dataclass
 class _Meta:
     title: str | None = None
+    title_found: bool = False  # a headline element, not only <title>
     kicker: str | None = None
     category: str | None = None
     published: datetime | None = None
@@ -223,6 +229,13 @@ def _read_date_views_byline(
             if name:
                 meta.author = name
                 meta.used.append(el)
+    if meta.author is None:
+        for el in tree.xpath(_BYLINE_XPATH):
+            name = _clean_byline(_text(el)) if len(_text(el)) < 80 else None
+            if name:
+                meta.author = name
+                meta.used.append(el)
+                break
     if meta.view_count is None:
         for el in tree.xpath('//*[contains(@class,"view") or contains(@class,"luotxem")]'):
             views = _VIEWS_RE.search(_text(el))
@@ -245,6 +258,7 @@ def _read_metadata(tree: lxml.html.HtmlElement) -> _Meta:
     title_el = _pick_title_element(tree)
     if title_el is not None:
         raw_title = _text(title_el)
+        meta.title_found = True
         meta.used.append(title_el)
         _read_kicker_and_category(title_el, meta)
     else:
@@ -296,10 +310,42 @@ def _unwrap_figure_tables(tree: lxml.html.HtmlElement) -> None:
         table.getparent().replace(table, replacement)
 
 
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "table", "ul", "ol", "li", "section", "article", "figure", "blockquote",
+     "h1", "h2", "h3", "h4", "h5", "h6", "pre", "form", "dl", "tr", "td", "header", "footer"}
+)
+
+
+def _normalise_blocks(tree: lxml.html.HtmlElement) -> None:
+    """Blocks that CMSs print as captions or bare ``<div>``s of text become paragraphs, so
+    the main-text extractor treats a lead, a caption or a ``<div>`` paragraph as prose."""
+    for figure in list(tree.iter("figure")):
+        captions = [fold(c.text_content()) for c in figure.iter("figcaption")]
+        replacement = lxml.html.Element("div")
+        for caption in filter(None, captions):
+            para = lxml.html.Element("p")
+            para.text = caption
+            replacement.append(para)
+        replacement.tail = figure.tail
+        parent = figure.getparent()
+        if parent is not None:
+            parent.replace(figure, replacement)
+    for heading in list(tree.iter("h2", "h3", "h4", "h5", "h6")):
+        if len(_text(heading)) > 120:  # a "heading" that long is the lead (sapo), not a title
+            heading.tag = "p"
+    for el in list(tree.iter("figcaption", "div")):
+        if el.tag == "figcaption" or (
+            not any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el.iterdescendants())
+            and len(_text(el)) >= 20
+        ):
+            el.tag = "p"
+
+
 def _strip_furniture(tree: lxml.html.HtmlElement, meta: _Meta, hints: ExtractHints | None) -> None:
     for el in meta.used:
         _drop(el)
     _unwrap_figure_tables(tree)
+    _normalise_blocks(tree)
     for xpath in hints.drop_xpaths if hints else ():
         for el in tree.xpath(xpath):
             _drop(el)
@@ -308,6 +354,7 @@ def _strip_furniture(tree: lxml.html.HtmlElement, meta: _Meta, hints: ExtractHin
         " | //input | //textarea | //footer | //header | //aside"
     ):
         _drop(el)
+    _drop_trailing_boxes(tree)
     total = max(_content_mass(tree), 1)
     for el in list(tree.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
@@ -323,6 +370,36 @@ def _strip_furniture(tree: lxml.html.HtmlElement, meta: _Meta, hints: ExtractHin
             is_box = True
         if is_box and _content_mass(el) < 0.3 * total:
             _drop(el)
+
+
+def _is_box_title(el: lxml.html.HtmlElement) -> bool:
+    text = _text(el)
+    return 0 < len(text) <= 40 and starts_with_ending_box_heading(text)
+
+
+def _has_prose(el: lxml.html.HtmlElement) -> bool:
+    """True when an element holds a run of text longer than a headline or a link."""
+    return any(len(fold(t)) > 160 for t in el.itertext())
+
+
+def _drop_trailing_boxes(tree: lxml.html.HtmlElement) -> None:
+    """A box title printed on its own ("Tin đọc nhiều", "Các bài mới đăng") ends the
+    article: it goes, and so do the siblings after it up to the next real prose."""
+    for title in [
+        el
+        for el in tree.iter("h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong")
+        if _is_box_title(el)
+    ]:
+        if title.getparent() is None:
+            continue
+        sibling = title.getnext()
+        _drop(title)
+        while sibling is not None:
+            following = sibling.getnext()
+            if isinstance(sibling.tag, str) and _has_prose(sibling):
+                break
+            _drop(sibling)
+            sibling = following
 
 
 def _first_text(el: lxml.html.HtmlElement) -> str:
@@ -388,10 +465,25 @@ def _attribution(line: str) -> tuple[str | None, str | None] | None:
     return who, src
 
 
+_TABLE_ROW_RE = re.compile(r"^\|\s*(.*?)\s*\|$")
+_BULLET_RE = re.compile(r"^[-•*]\s+")
+
+
+def _unformat(line: str) -> str:
+    """trafilatura's plain-text marks off: table rows "| a | b |" and list bullets "- "."""
+    row = _TABLE_ROW_RE.match(line)
+    if row:
+        cells = [c.strip() for c in row.group(1).split("|")]
+        line = " | ".join(c for c in cells if c)
+    return _BULLET_RE.sub("", line)
+
+
 def _clean_body(lines: list[str], meta: _Meta) -> list[str]:
     skip = {x for x in (meta.title, meta.kicker, meta.category) if x}
     kept: list[str] = []
-    for line in lines:
+    for line in (_unformat(raw) for raw in lines):
+        if not line:
+            continue
         if line in skip or is_furniture_line(line):
             continue
         if kept and line == kept[-1]:
@@ -418,11 +510,21 @@ def _clean_body(lines: list[str], meta: _Meta) -> list[str]:
     return kept
 
 
-def _looks_like_listing(tree: lxml.html.HtmlElement) -> bool:
-    """Many headline links and little prose: a listing, tag or search page."""
-    prose = _content_mass(tree)
-    link_text = sum(len(_text(a)) for a in tree.xpath("//a") if len(_text(a).split()) >= 6)
-    return link_text > 2 * max(prose, 1)
+_CONTACT_LINE_RE = re.compile(
+    r"^(?:địa chỉ|điện thoại|đt|fax|email|e-mail|hotline|website|trụ sở|số tài khoản)\s*[:：]", re.IGNORECASE
+)
+
+
+def _looks_like_contact_page(lines: list[str]) -> bool:
+    contact = sum(1 for line in lines if _CONTACT_LINE_RE.match(line))
+    return contact >= 2 and contact >= 0.25 * len(lines)
+
+
+def _looks_like_listing(tree: lxml.html.HtmlElement, lines: list[str]) -> bool:
+    """The extracted text is mostly headlines of links: a listing, tag or search page."""
+    headlines = {_text(a) for a in tree.xpath("//a") if len(_text(a).split()) >= 4}
+    linked = sum(len(line) for line in lines if line in headlines)
+    return linked > 0.3 * max(sum(len(line) for line in lines), 1)
 
 
 def extract_article(
@@ -448,8 +550,10 @@ def extract_article(
     _strip_furniture(work, work_meta, hints)
     lines = _clean_body(_main_text(work, url, hints), meta)
     body = "\n".join(lines)
-    if len(body.split()) < MIN_BODY_WORDS or (_looks_like_listing(tree) and meta.published is None):
+    if len(body.split()) < MIN_BODY_WORDS or _looks_like_listing(tree, lines):
         return None
+    if meta.published is None and (not meta.title_found or _looks_like_contact_page(lines)):
+        return None  # no date, and no headline or only addresses: a home or contact page
     return Article(
         url=url,
         title=meta.title,

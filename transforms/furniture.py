@@ -194,6 +194,8 @@ _COUNTERS = _alternatives(
     "đang online", "đang truy cập", "tổng lượt truy cập", "lượt truy cập", "hôm nay", "hôm qua"
 )
 _DMY = r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"
+_HOUR = r"\(?\d{1,2}[:hg]\d{2}\)?"
+_WEEKDAY = r"(?:(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ nhật)\s*,?\s*)"
 
 # Whole lines that are furniture whatever element holds them.
 LINE_PATTERNS = tuple(
@@ -214,6 +216,7 @@ LINE_PATTERNS = tuple(
         rf"^{_BOX_LINES}\s*[:：]?$",
         rf"^{_DATE_LABELS}\s*[:：]?\s*{_DMY}.*$",
         r"^trang chủ(?:\s*[>»/].*)?$",
+        rf"^{_WEEKDAY}?(?:{_HOUR}\s*[|,-]?\s*)?{_DMY}(?:\s*[|,-]?\s*{_HOUR})?(?:\s*GMT\s*[+-]\s*\d+)?$",
     )
 )
 
@@ -248,6 +251,16 @@ def attribute_words(value: str) -> set[str]:
     for piece in re.split(r"\s+", value.lower()):
         words.add(re.sub(r"[^a-z]", "", piece))
     return words
+
+
+# Box titles after which nothing of the article follows (lists of other articles, forms).
+_NOT_ENDING = ("chia sẻ", "từ khóa", "từ khoá", "tags", "chủ đề", "thời tiết", "tỷ giá", "tỉ giá", "giá vàng")
+ENDING_BOX_HEADINGS = tuple(h for h in BOX_HEADINGS if h not in _NOT_ENDING)
+
+
+def starts_with_ending_box_heading(text: str) -> bool:
+    lowered = text.strip().lower()
+    return any(lowered.startswith(h) for h in ENDING_BOX_HEADINGS)
 
 
 def is_furniture_container(class_id: str) -> bool:
