@@ -32,7 +32,7 @@ from crawlers.registry import load_registry  # noqa: E402
 from pipeline.mirror import MIRROR_DIR, mirror_file  # noqa: E402
 from transforms import extract_article  # noqa: E402
 from transforms.evaluation import Gold, load_gold, token_score  # noqa: E402
-from transforms.text import decode_html, paragraphs  # noqa: E402
+from transforms.text import decode_html  # noqa: E402
 
 GOLD_DIR = ROOT / "tests" / "fixtures" / "gold"
 

@@ -8,11 +8,14 @@ its URL).
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,7 +25,8 @@ from crawlers.archive import KIND_FIELD
 from crawlers.registry import Site
 from pipeline.paths import DataLayout
 from pipeline.storage import ARTICLE_SCHEMA, article_row
-from transforms import extract_article
+from transforms import Article, extract_article
+from transforms.repetition import paragraph_counts, repeated_from_counts, strip_repeated
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +83,33 @@ def read_warc(path: Path) -> Iterator[RawPage]:
             yield RawPage(url, kind, status, record.content_stream().read(), fetched, charset)
 
 
-def extract_warc(site: Site, warc: Path, out: Path, staging: Path) -> ExtractSummary:
+def _repetition_path(layout: DataLayout, site: str) -> Path:
+    return layout.state / site / "repetition.json"
+
+
+def update_repetition(layout: DataLayout, site: str, run_id: str, bodies: list[list[str]]) -> set[str]:
+    """Record this run's short paragraphs for the portal and learn its repeated ones from
+    every run recorded so far (re-extracting a run replaces its counts, never adds twice)."""
+    path = _repetition_path(layout, site)
+    state: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        state = json.loads(path.read_text(encoding="utf-8"))
+    counts, pages = paragraph_counts(bodies)
+    state[run_id] = {"pages": pages, "counts": {p: n for p, n in counts.items() if n >= 2}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+    total: Counter[str] = Counter()
+    for run in state.values():
+        total.update(run["counts"])
+    return repeated_from_counts(total, sum(int(run["pages"]) for run in state.values()))
+
+
+def extract_warc(site: Site, warc: Path, out: Path, layout: DataLayout) -> ExtractSummary:
     """Extract one WARC into one Parquet batch."""
     summary = ExtractSummary(site=site.slug)
-    rows = []
+    found: list[tuple[Article, datetime]] = []
     extracted_at = datetime.now(UTC)
     for page in read_warc(warc):
         if page.kind != "article":
@@ -99,11 +126,18 @@ def extract_warc(site: Site, warc: Path, out: Path, staging: Path) -> ExtractSum
             summary.not_articles += 1
             continue
         summary.articles += 1
-        rows.append(article_row(article, site.slug, page.fetched_at, extracted_at))
+        found.append((article, page.fetched_at))
+    repeated = update_repetition(
+        layout, site.slug, DataLayout.run_id_of(warc), [a.paragraphs for a, _ in found]
+    )
+    rows = [
+        article_row(strip_repeated(article, repeated), site.slug, fetched_at, extracted_at)
+        for article, fetched_at in found
+    ]
     table = pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
-    staging.mkdir(parents=True, exist_ok=True)
+    layout.staging.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = staging / f"{out.parent.name}-{out.name}.tmp"
+    tmp = layout.staging / f"{out.parent.name}-{out.name}.tmp"
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(out)
     summary.files.append(str(out))
@@ -124,7 +158,7 @@ def extract_site(
         out = layout.extracted_path(site.slug, DataLayout.run_id_of(warc))
         if out.exists() and not reextract and not run_id:
             continue
-        part = extract_warc(site, warc, out, layout.staging)
+        part = extract_warc(site, warc, out, layout)
         total.pages += part.pages
         total.articles += part.articles
         total.not_articles += part.not_articles

@@ -10,6 +10,7 @@ scraped text, so nothing a page says can place a file outside the data dir.
 <data>/extracted/<site>/<run_id>.parquet  article records extracted from that run's WARC
 <data>/articles/published_month=YYYY-MM/part-NNNNN.parquet   the published dataset
 <data>/runs/<run_id>.json                 the summary of one CLI/DAG run
+<data>/state/<site>/...                   what is learned between runs (repeated paragraphs)
 ```
 """
 
@@ -62,6 +63,11 @@ class DataLayout:
     @property
     def runs(self) -> Path:
         return self.root / "runs"
+
+    @property
+    def state(self) -> Path:
+        """What the pipeline learns and remembers between runs, per portal."""
+        return self.root / "state"
 
     @property
     def staging(self) -> Path:

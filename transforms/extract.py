@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import lxml.etree
 import lxml.html
@@ -51,6 +52,13 @@ _NAME_RE = re.compile(rf"^(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{1,4}}$")
 _AGENCY_BYLINES = re.compile(r"^(?:PV|CTV|Nhóm PV|Nhóm phóng viên|BTV|Phóng viên|P\.V)$")
 _BYLINE_WITH_UNIT_RE = re.compile(rf"^(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,4}})\s*\([^)]{{2,80}}\)$")
 _DOMAIN_RE = re.compile(r"^[\w-]+(?:\.[\w-]+)+$")
+_PUBLISHER_RE = re.compile(
+    r"^(?:báo|tạp chí|đài|cổng|trang|thông tấn|tttxvn|ttxvn|vov|vtv|vna|tuổi trẻ|thanh niên|nhân dân)\b|^[A-ZĐ]{2,}$",
+    re.IGNORECASE,
+)
+_NAME_WITH_UNIT_RE = re.compile(
+    rf"^(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,4}})\s+[-–]\s+(?P<unit>.{{2,80}})$"
+)
 
 _BYLINE_WORDS = {"author", "byline", "tacgia", "tac", "gia"}
 _KICKER_WORDS = {"kicker", "supertitle", "subtitle", "series", "chuyende", "tieudephu", "sub"}
@@ -59,7 +67,24 @@ _BYLINE_XPATH = " | ".join(
     f'//*[contains(translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{word}")]'
     for word in ("author", "byline", "tacgia", "tac-gia", "tac_gia")
 )
-_CRUMB_SKIP = {"trang chủ", "home", "tin tức", "trang nhất", ">", "»", "/"}
+_CRUMB_SKIP = {
+    "trang chủ",
+    "home",
+    "trang nhất",
+    "chi tiết",
+    "chi tiết tin",
+    "chi tiết bài viết",
+    "nội dung",
+    "xem tin",
+    "bài viết",
+    "tin chi tiết",
+}
+
+
+def _is_crumb_label(text: str) -> bool:
+    return bool(re.search(r"\w", text)) and text.lower() not in _CRUMB_SKIP and len(text) <= 60
+
+
 _DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "posted", "ngay"}
 
 
@@ -134,7 +159,22 @@ def _pick_title_element(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | 
         if text and (text in page_title or text in og_title or page_title.startswith(text[:40])):
             return heading
     h1s = [h for h in headings if h.tag == "h1"]
-    return h1s[0] if h1s else None
+    if h1s:
+        return h1s[0]
+    return _element_with_title_text(tree, page_title, og_title)
+
+
+def _element_with_title_text(tree: lxml.html.HtmlElement, page_title: str, og_title: str) -> lxml.html.HtmlElement | None:
+    """The outermost element in the body whose whole text is the headline that ``<title>`` or
+    ``og:title`` gives (table-layout sites print the headline in a ``<td>`` or ``<font>``)."""
+    wanted = {t for t in (og_title, *re.split(r"\s+[-|–]\s+", page_title)) if len(t.split()) >= 4}
+    if not wanted:
+        return None
+    for el in tree.iter("td", "div", "p", "span", "b", "strong", "font", "h2", "h3", "a"):
+        text = _TITLE_STAMP_RE.sub("", _text(el)).lower()
+        if text in wanted and el.tag != "a":
+            return el
+    return None
 
 
 def _elements_before(el: lxml.html.HtmlElement, limit: int = 3) -> list[lxml.html.HtmlElement]:
@@ -194,11 +234,13 @@ def _read_breadcrumb(tree: lxml.html.HtmlElement, meta: _Meta) -> None:
     if meta.category:
         return
     for crumb in tree.xpath('//*[contains(@class,"breadcrumb") or contains(@id,"breadcrumb")]'):
-        items = [fold(t) for t in crumb.xpath(".//a//text() | .//span//text() | .//li//text()")]
-        items = [i for i in items if i and i.lower() not in _CRUMB_SKIP and re.search(r"\w", i)]
-        if items and items[-1] != meta.title:
-            meta.category = items[-1]
-            return
+        linked = [fold(a.text_content()) for a in crumb.iter("a")]
+        plain = [fold(t) for t in crumb.xpath(".//text()[not(ancestor::a)]")]
+        for items in (linked, plain):
+            items = [i for i in items if _is_crumb_label(i) and i != meta.title]
+            if items:
+                meta.category = items[-1]
+                return
     section = _meta_content(tree, "article:section")
     if section:
         meta.category = section
@@ -297,7 +339,9 @@ def _unwrap_figure_tables(tree: lxml.html.HtmlElement) -> None:
     paragraphs, so the caption reads as prose and not as a table row."""
     for table in tree.xpath("//table[not(ancestor::table)]"):
         rows = table.xpath("./tr | ./tbody/tr | ./thead/tr")
-        if not rows or any(len(r.xpath("./td | ./th")) > 1 for r in rows):
+        if not rows or len(rows) > 4 or any(len(r.xpath("./td | ./th")) > 1 for r in rows):
+            continue
+        if not table.xpath(".//img") or table.xpath(".//table") or len(_text(table)) > 400:
             continue
         replacement = lxml.html.Element("div")
         for cell in table.xpath(".//td | .//th"):
@@ -311,8 +355,31 @@ def _unwrap_figure_tables(tree: lxml.html.HtmlElement) -> None:
 
 
 _BLOCK_TAGS = frozenset(
-    {"p", "div", "table", "ul", "ol", "li", "section", "article", "figure", "blockquote",
-     "h1", "h2", "h3", "h4", "h5", "h6", "pre", "form", "dl", "tr", "td", "header", "footer"}
+    {
+        "p",
+        "div",
+        "table",
+        "ul",
+        "ol",
+        "li",
+        "section",
+        "article",
+        "figure",
+        "blockquote",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "pre",
+        "form",
+        "dl",
+        "tr",
+        "td",
+        "header",
+        "footer",
+    }
 )
 
 
@@ -324,6 +391,7 @@ def _normalise_blocks(tree: lxml.html.HtmlElement) -> None:
         replacement = lxml.html.Element("div")
         for caption in filter(None, captions):
             para = lxml.html.Element("p")
+            para.set("class", "caption")
             para.text = caption
             replacement.append(para)
         replacement.tail = figure.tail
@@ -441,11 +509,67 @@ def _main_text(tree: lxml.html.HtmlElement, url: str, hints: ExtractHints | None
         url=url,
         include_comments=False,
         include_tables=True,
-        favor_precision=True,
+        favor_precision=False,
         deduplicate=False,
         with_metadata=False,
     )
     return paragraphs(text or "")
+
+
+_LEAD_WORDS = {"sapo", "lead", "summary", "tomtat", "mota", "intro", "chapeau", "description", "detailsapo"}
+
+
+def _with_lead(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
+    """Put back the lead paragraph (sapo) where the main-text extractor left it out."""
+    if not lines:
+        return lines
+    for el in tree.xpath("//body//*[@class]"):
+        if not (_LEAD_WORDS & _words(el)):
+            continue
+        lead = _text(el)
+        if len(lead) >= 60 and lead not in lines and not any(lead in line for line in lines):
+            return [lead, *lines]
+        break
+    return lines
+
+
+def _byline_with_unit(line: str) -> re.Match[str] | None:
+    """ "Văn Tâm - Trung tâm VH-TT&TT huyện": a name, a dash, a short unit with no sentence."""
+    match = _NAME_WITH_UNIT_RE.match(line)
+    if match and len(match.group("unit").split()) <= 8 and not match.group("unit").rstrip().endswith("."):
+        return match
+    return None
+
+
+def _caption_texts(tree: lxml.html.HtmlElement) -> set[str]:
+    found = set()
+    for el in tree.xpath("//body//*[@class]"):
+        if {w for w in _words(el) if "caption" in w or "chuthich" in w}:
+            text = _text(el)
+            if 0 < len(text) <= 400:
+                found.add(text)
+    return found
+
+
+def _with_captions(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
+    """Put back image captions the main-text extractor dropped, each after the paragraph
+    printed before it."""
+    captions = _caption_texts(tree) - set(lines)
+    if not captions or not lines:
+        return lines
+    present = set(lines)
+    result = list(lines)
+    previous: str | None = None
+    for el in tree.xpath("//body//p | //body//*[@class]"):
+        text = _text(el)
+        if text in present:
+            previous = text
+        elif text in captions and previous is not None and text not in result:
+            at = len(result) - 1 - result[::-1].index(previous)
+            result.insert(at + 1, text)
+            present.add(text)
+            previous = text
+    return result
 
 
 def _attribution(line: str) -> tuple[str | None, str | None] | None:
@@ -455,7 +579,7 @@ def _attribution(line: str) -> tuple[str | None, str | None] | None:
         return None
     who = (match.group("who") or "").strip(" .,-") or None
     src = match.group("src")
-    if who and not src and _DOMAIN_RE.match(who):
+    if who and not src and (_DOMAIN_RE.match(who) or _PUBLISHER_RE.match(who)):
         who, src = None, who
     if who and not (_NAME_RE.match(who) or _AGENCY_BYLINES.match(who)):
         if src is None and not line.lower().startswith("nguồn"):
@@ -499,7 +623,7 @@ def _clean_body(lines: list[str], meta: _Meta) -> list[str]:
             meta.source = meta.source or src
             kept.pop()
             continue
-        unit = _BYLINE_WITH_UNIT_RE.match(last)
+        unit = _BYLINE_WITH_UNIT_RE.match(last) or _byline_with_unit(last)
         if _NAME_RE.match(last) or _AGENCY_BYLINES.match(last) or unit:
             meta.author = meta.author or (unit.group("name") if unit else last)
             kept.pop()
@@ -520,8 +644,26 @@ def _looks_like_contact_page(lines: list[str]) -> bool:
     return contact >= 2 and contact >= 0.25 * len(lines)
 
 
-def _looks_like_listing(tree: lxml.html.HtmlElement, lines: list[str]) -> bool:
-    """The extracted text is mostly headlines of links: a listing, tag or search page."""
+_LISTING_TITLE_RE = re.compile(
+    r"^(?:chuyên mục|danh mục|lưu trữ|thẻ|tag|tags|từ khóa|từ khoá|kết quả tìm kiếm|tìm kiếm|trang chủ"
+    r"|tin tức\s*$|danh sách)\b",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_listing(tree: lxml.html.HtmlElement, url: str, meta: _Meta, lines: list[str]) -> bool:
+    """A listing, tag, search or home page: teasers of other articles, not one article."""
+    if urlsplit(url).path in ("", "/") and not urlsplit(url).query:
+        return True
+    if meta.title and _LISTING_TITLE_RE.match(meta.title):
+        return True
+    headline_links = {a.get("href") for a in tree.xpath("//h2//a[@href] | //h3//a[@href] | //h4//a[@href]")
+                      if len(_text(a).split()) >= 4}
+    if not meta.title_found and len(headline_links) >= 3:
+        return True
+    dates = {t.get("datetime", "")[:10] for t in tree.xpath("//time[@datetime]")}
+    if len(tree.xpath("//article")) >= 2 and len(dates) >= 2 and len(headline_links) >= 2:
+        return True
     headlines = {_text(a) for a in tree.xpath("//a") if len(_text(a).split()) >= 4}
     linked = sum(len(line) for line in lines if line in headlines)
     return linked > 0.3 * max(sum(len(line) for line in lines), 1)
@@ -548,9 +690,9 @@ def extract_article(
         used=[work.xpath(roottree.getpath(el))[0] for el in meta.used if work.xpath(roottree.getpath(el))]
     )
     _strip_furniture(work, work_meta, hints)
-    lines = _clean_body(_main_text(work, url, hints), meta)
+    lines = _clean_body(_with_captions(work, _with_lead(work, _main_text(work, url, hints))), meta)
     body = "\n".join(lines)
-    if len(body.split()) < MIN_BODY_WORDS or _looks_like_listing(tree, lines):
+    if len(body.split()) < MIN_BODY_WORDS or _looks_like_listing(tree, url, meta, lines):
         return None
     if meta.published is None and (not meta.title_found or _looks_like_contact_page(lines)):
         return None  # no date, and no headline or only addresses: a home or contact page

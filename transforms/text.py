@@ -50,3 +50,29 @@ def decode_html(html: bytes, header_charset: str | None = None) -> str:
         except (UnicodeDecodeError, LookupError):
             continue
     return html.decode("utf-8", errors="replace")
+
+
+# Letters only Unicode Vietnamese has (precomposed with tone or vowel marks).
+_VIETNAMESE_RE = re.compile(r"[ăđơưĂĐƠƯ\u1ea0-\u1ef9]")
+# Glyphs that TCVN3 (ABC) fonts put where Vietnamese letters should be, as a page read
+# with a Western code page shows them ("Th«ng tin ®iÖn tö", "quËn", "nghÞ"): symbols, or
+# capitals inside a lower-case word, which no Western language writes.
+_TCVN3_RE = re.compile(r"[¸µ¶·¹¨»¾¼½©®ª«¬\xad]|(?<=[a-z])[ÆÇÈÉÊËÌÎÏÐÑÒÓÔÕÖ×ØÙÚÛÜÝÞ]")
+# VNI fonts write a tone or vowel mark as its own glyph after the vowel ("Vieät Nam",
+# "ñieän töû").
+_VNI_RE = re.compile(r"(?i)[aeiouy][øùûõïåä]|[aeo][áàã](?=[a-z]|\b)|\bñ[aeiou]")
+_LETTER_RE = re.compile(r"[^\W\d_]")
+
+
+def legacy_encoding(text: str) -> str | None:
+    """``"tcvn3"`` or ``"vni"`` when a text is Vietnamese typed in a legacy font encoding
+    (it reads as mojibake in Unicode), else None."""
+    letters = len(_LETTER_RE.findall(text))
+    if letters < 40 or len(_VIETNAMESE_RE.findall(text)) > 0.02 * letters:
+        return None
+    words = max(len(text.split()), 1)
+    vni = len(_VNI_RE.findall(text)) / words
+    tcvn3 = len(_TCVN3_RE.findall(text)) / words
+    if max(vni, tcvn3) < 0.15:
+        return None
+    return "vni" if vni >= tcvn3 else "tcvn3"
