@@ -103,9 +103,7 @@ def page_of(gold: Gold) -> bytes:
     from urllib.parse import urlsplit
 
     parts = urlsplit(gold.url)
-    path = mirror_file(
-        MIRROR_DIR, parts.hostname or "", parts.path + ("?" + parts.query if parts.query else "")
-    )
+    path = mirror_file(MIRROR_DIR, parts.hostname or "", parts.path + ("?" + parts.query if parts.query else ""))
     if path is None:
         raise FileNotFoundError(f"{gold.url}: no page in the offline mirror")
     return path.read_bytes()
@@ -131,9 +129,7 @@ def measure(golds: list[Gold], pages: list[bytes], repeat: int) -> dict[str, Row
                 row.dates.append(out.published == gold.data["published"])
             elif gold.data.get("published") and out.published is not None:
                 row.dates.append(out.published[:10] == gold.data["published"][:10])
-            if gold.data.get("author") and (
-                out.author is not None or name.startswith(("vnportals", "trafil"))
-            ):
+            if gold.data.get("author") and (out.author is not None or name.startswith(("vnportals", "trafil"))):
                 row.authors.append(out.author == gold.data["author"])
         start = time.perf_counter()
         for _ in range(repeat):
@@ -149,17 +145,13 @@ def share(values: list[bool]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="timing passes over the gold set")
     args = parser.parse_args()
     golds = load_gold(GOLD_DIR)
     pages = [page_of(g) for g in golds]
     families = sorted({SITES[g.site].family for g in golds if g.site in SITES})
-    print(
-        f"{len(golds)} gold articles from {len({g.site for g in golds})} portals, {len(families)} CMS families"
-    )
+    print(f"{len(golds)} gold articles from {len({g.site for g in golds})} portals, {len(families)} CMS families")
     rows = measure(golds, pages, args.repeat)
     header = f"{'extractor':<32}{'P':>7}{'R':>7}{'F1':>7}{'leak':>7}{'title':>7}{'date':>7}{'author':>7}{'pages/s':>9}"
     print(header)

@@ -137,9 +137,7 @@ class ArchivePipeline:
         assert self.archive is not None
         if isinstance(item, PageItem):
             self.archive.write_page(item)
-            self.archive.log(
-                CrawlEvent(item.url, item.kind, item.status, len(item.body), "kept", referer=item.referer)
-            )
+            self.archive.log(CrawlEvent(item.url, item.kind, item.status, len(item.body), "kept", referer=item.referer))
         elif isinstance(item, CrawlEvent):
             self.archive.log(item)
         return item

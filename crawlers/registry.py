@@ -156,9 +156,7 @@ def _domain_list(fields: _Fields) -> tuple[str, ...]:
         raise fields.error("domains", "must list at least one domain")
     for i, domain in enumerate(domains):
         if not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?", domain):
-            raise fields.error(
-                f"domains[{i}]", f"{domain!r} must be a lower-case host name (no scheme, port or path)"
-            )
+            raise fields.error(f"domains[{i}]", f"{domain!r} must be a lower-case host name (no scheme, port or path)")
     return domains
 
 
@@ -166,9 +164,7 @@ def load_site(path: Path) -> Site:
     """Load and validate one site config; raises :class:`RegistryError` naming file and field."""
     slug = path.stem
     if not SLUG_RE.match(slug):
-        raise RegistryError(
-            f"{path}: the file name must be a slug (lower-case letters, digits and '-'), got {slug!r}"
-        )
+        raise RegistryError(f"{path}: the file name must be a slug (lower-case letters, digits and '-'), got {slug!r}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -79,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown portal {args.site!r}", file=sys.stderr)
         return 2
     site = sites[args.site]
-    settings = crawl_settings(
-        site, args.data_dir, args.run_id, args.mirror_url, args.log_file, args.contact_url
-    )
+    settings = crawl_settings(site, args.data_dir, args.run_id, args.mirror_url, args.log_file, args.contact_url)
     process = CrawlerProcess(settings, install_root_handler=True)
     process.crawl(PortalSpider, site=site)
     process.start()

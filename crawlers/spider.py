@@ -37,9 +37,7 @@ def _now() -> str:
 
 def _safe_xml_parser() -> lxml.etree.XMLParser:
     """An XML parser that never resolves entities nor touches the network."""
-    return lxml.etree.XMLParser(
-        resolve_entities=False, no_network=True, huge_tree=False, recover=True, load_dtd=False
-    )
+    return lxml.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True, load_dtd=False)
 
 
 def feed_links(body: bytes) -> list[str]:
@@ -96,9 +94,7 @@ class PortalSpider(scrapy.Spider):
         for url in self.site.sitemaps:
             yield self._request(url, "sitemap", self.parse_sitemap, referer=None)
 
-    def _request(
-        self, url: str, kind: str, callback: Any, referer: str | None, **meta: Any
-    ) -> scrapy.Request:
+    def _request(self, url: str, kind: str, callback: Any, referer: str | None, **meta: Any) -> scrapy.Request:
         return scrapy.Request(
             url,
             callback=callback,
@@ -166,11 +162,7 @@ class PortalSpider(scrapy.Spider):
 
     # -- records ---------------------------------------------------------------------
     def _page(self, response: Response) -> PageItem:
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, values in response.headers.items()
-            for v in values
-        ]
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values]
         return PageItem(
             url=response.url,
             kind=str(response.meta.get("page_kind", "listing")),

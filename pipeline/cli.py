@@ -51,9 +51,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     sites = _sites(args)
-    summaries = crawl_step(
-        sites, args.data_dir, registry_dir=args.registry, mirror_url=args.mirror_url, progress=_say
-    )
+    summaries = crawl_step(sites, args.data_dir, registry_dir=args.registry, mirror_url=args.mirror_url, progress=_say)
     return 1 if any(not s.ok for s in summaries) else 0
 
 
@@ -91,9 +89,7 @@ def _report(summary: RunSummary, data_dir: Path) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     sites = _sites(args)
-    summary = run_all(
-        sites, args.data_dir, registry_dir=args.registry, mirror_url=args.mirror_url, progress=_say
-    )
+    summary = run_all(sites, args.data_dir, registry_dir=args.registry, mirror_url=args.mirror_url, progress=_say)
     return _report(summary, args.data_dir)
 
 
@@ -103,9 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"{MIRROR_DIR}: the bundled offline mirror is missing (run from a clone)")
     with MirrorServer(MIRROR_DIR) as mirror:
         _say(f"offline mirror of {len(mirror.hosts())} portals serving on {mirror.url}")
-        summary = run_all(
-            sites, args.data_dir, registry_dir=args.registry, mirror_url=mirror.url, progress=_say
-        )
+        summary = run_all(sites, args.data_dir, registry_dir=args.registry, mirror_url=mirror.url, progress=_say)
     return _report(summary, args.data_dir)
 
 
@@ -122,9 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("data"),
         help="where raw pages, batches and the dataset live (default: ./data)",
     )
-    common.add_argument(
-        "--sites", default=None, help="comma-separated portal slugs (default: all enabled portals)"
-    )
+    common.add_argument("--sites", default=None, help="comma-separated portal slugs (default: all enabled portals)")
     common.add_argument(
         "--registry",
         type=Path,
@@ -143,9 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         p.set_defaults(func=func)
         if name in ("crawl", "run"):
-            p.add_argument(
-                "--mirror-url", default=None, help="answer every request from this mirror server (testing)"
-            )
+            p.add_argument("--mirror-url", default=None, help="answer every request from this mirror server (testing)")
         if name == "extract":
             p.add_argument("--all", action="store_true", help="re-extract every WARC, not only the new ones")
     return parser

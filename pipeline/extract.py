@@ -116,7 +116,7 @@ def extract_warc(site: Site, warc: Path, out: Path, layout: DataLayout) -> Extra
             continue
         summary.pages += 1
         try:
-            article = extract_article(page.body, page.url, site=site.slug, hints=site.extract)
+            article = extract_article(page.body, page.url, site=site.slug, hints=site.extract, charset=page.charset)
         except Exception as exc:  # one bad page never stops the batch; it is counted
             summary.failed += 1
             summary.failures.append(f"{page.url}: {type(exc).__name__}: {exc}")
@@ -127,9 +127,7 @@ def extract_warc(site: Site, warc: Path, out: Path, layout: DataLayout) -> Extra
             continue
         summary.articles += 1
         found.append((article, page.fetched_at))
-    repeated = update_repetition(
-        layout, site.slug, DataLayout.run_id_of(warc), [a.paragraphs for a, _ in found]
-    )
+    repeated = update_repetition(layout, site.slug, DataLayout.run_id_of(warc), [a.paragraphs for a, _ in found])
     rows = [
         article_row(strip_repeated(article, repeated), site.slug, fetched_at, extracted_at)
         for article, fetched_at in found
@@ -144,9 +142,7 @@ def extract_warc(site: Site, warc: Path, out: Path, layout: DataLayout) -> Extra
     return summary
 
 
-def extract_site(
-    site: Site, data_dir: Path, *, run_id: str | None = None, reextract: bool = False
-) -> ExtractSummary:
+def extract_site(site: Site, data_dir: Path, *, run_id: str | None = None, reextract: bool = False) -> ExtractSummary:
     """Extract the portal's WARCs: one run's, or every one not yet extracted (all of them
     with ``reextract``), so improved rules can reach old pages without fetching again."""
     layout = DataLayout(data_dir)

@@ -110,9 +110,7 @@ class MirrorServer:
                 body = found.read_bytes() if found else _NOT_FOUND
                 ctype = content_type(found) if found else "text/html; charset=utf-8"
                 with server._lock:
-                    server.requests.append(
-                        MirrorRequest(host, self.path, status, self.headers.get("User-Agent", ""))
-                    )
+                    server.requests.append(MirrorRequest(host, self.path, status, self.headers.get("User-Agent", "")))
                 headers = {"Content-Type": ctype, **(extra_headers(found) if found else {})}
                 self.send_response(status)
                 for name, value in headers.items():

@@ -94,9 +94,7 @@ def run_all(
         sites, data_dir, run_id=run_id, registry_dir=registry_dir, mirror_url=mirror_url, progress=progress
     )
     crawled = {c.site for c in summary.crawl if c.ok}
-    summary.extract = extract_step(
-        [s for s in sites if s.slug in crawled], data_dir, run_id=run_id, progress=progress
-    )
+    summary.extract = extract_step([s for s in sites if s.slug in crawled], data_dir, run_id=run_id, progress=progress)
     summary.publish = publish_step(sites, data_dir, progress=progress)
     layout.runs.mkdir(parents=True, exist_ok=True)
     layout.run_summary_path(run_id).write_text(

@@ -68,9 +68,7 @@ ARTICLE_SCHEMA = pa.schema(
 )
 
 
-def article_row(
-    article: Article, site: str, fetched_at: datetime, extracted_at: datetime
-) -> dict[str, object]:
+def article_row(article: Article, site: str, fetched_at: datetime, extracted_at: datetime) -> dict[str, object]:
     """One dataset row for an extracted article."""
     return {
         "article_id": article_id(article.url),

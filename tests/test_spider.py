@@ -44,9 +44,7 @@ def target(url: str) -> tuple[str, str]:
 def test_finds_every_article_and_nothing_else(crawled, slug: str) -> None:  # type: ignore[no-untyped-def]
     data, run_id, summaries = crawled
     assert summaries[slug].ok, summaries[slug].failure
-    kept = {
-        e["url"] for e in log_events(data, slug, run_id) if e["outcome"] == "kept" and e["kind"] == "article"
-    }
+    kept = {e["url"] for e in log_events(data, slug, run_id) if e["outcome"] == "kept" and e["kind"] == "article"}
     expected = {a.url for a in gold_articles(slug)}
     assert kept == expected
     assert set(site_pages(slug).get("feed_only", [])) <= kept

@@ -20,9 +20,7 @@ from transforms.dates import VN_TZ
 FETCHED = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
 
-def make_article(
-    n: int, month: int = 5, body: str = "nội dung", site_url: str = "https://a.gov.vn"
-) -> Article:
+def make_article(n: int, month: int = 5, body: str = "nội dung", site_url: str = "https://a.gov.vn") -> Article:
     return Article(
         url=f"{site_url}/tin/bai-{n}.htm",
         title=f"Bài số {n}",
@@ -47,10 +45,7 @@ def rows(data: Path) -> list[dict[str, object]]:
 
 
 def test_canonical_url_and_id_are_stable() -> None:
-    assert (
-        canonical_url("HTTP://www.Example.vn:80/a?b=2&a=1&utm_source=x#frag")
-        == "https://example.vn/a?a=1&b=2"
-    )
+    assert canonical_url("HTTP://www.Example.vn:80/a?b=2&a=1&utm_source=x#frag") == "https://example.vn/a?a=1&b=2"
     assert article_id("http://example.vn/a?x=1") == article_id("https://www.example.vn/a?x=1")
     assert article_id("https://example.vn/a?x=1") != article_id("https://example.vn/a?x=2")
     assert len(article_id("https://example.vn/a")) == 16
@@ -83,9 +78,7 @@ def test_a_revised_article_replaces_its_row(tmp_path: Path) -> None:
 def test_latest_fetch_wins_within_one_publish(tmp_path: Path) -> None:
     data = tmp_path / "data"
     old = write_batch(tmp_path, "old", [make_article(1, body="cũ")])
-    new = write_batch(
-        tmp_path, "new", [make_article(1, body="mới")], fetched=datetime(2026, 11, 22, tzinfo=UTC)
-    )
+    new = write_batch(tmp_path, "new", [make_article(1, body="mới")], fetched=datetime(2026, 11, 22, tzinfo=UTC))
     publish(data, [new, old])
     (row,) = rows(data)
     assert str(row["body"]).startswith("mới")
@@ -127,9 +120,7 @@ def test_layout_is_hive_by_month_sorted_by_site(tmp_path: Path) -> None:
     assert count == [(3,)]
 
 
-def test_a_failed_partition_write_leaves_the_dataset_as_it_was(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_partition_write_leaves_the_dataset_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "data"
     publish(data, [write_batch(tmp_path, "b1", [make_article(1), make_article(2, month=6)])])
     before = rows(data)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
@@ -40,9 +41,7 @@ _TITLE_STAMP_RE = re.compile(
     r"\s*[(\[]\s*(\d{1,2}[:h]\d{2}\s*[,|-]?\s*\d{1,2}/\d{1,2}/\d{4}|\d{1,2}/\d{1,2}/\d{4}"
     r"(?:\s*[,|-]?\s*\d{1,2}[:h]\d{2})?)\s*[)\]]\s*$"
 )
-_VIEWS_RE = re.compile(
-    r"(?:lượt xem|số lượt xem|lượt đọc)\s*[:：]?\s*([\d.,]+)|([\d.,]+)\s+lượt (?:xem|đọc)", re.I
-)
+_VIEWS_RE = re.compile(r"(?:lượt xem|số lượt xem|lượt đọc)\s*[:：]?\s*([\d.,]+)|([\d.,]+)\s+lượt (?:xem|đọc)", re.I)
 _ATTRIBUTION_RE = re.compile(
     r"^(?:theo|nguồn)\s*[:：]?\s*(?P<who>[^/()]+?)?\s*(?:[/(]\s*(?P<src>[\w.-]+\.[a-z]{2,}[\w./-]*)\s*\)?)?\s*$",
     re.IGNORECASE,
@@ -56,9 +55,7 @@ _PUBLISHER_RE = re.compile(
     r"^(?:báo|tạp chí|đài|cổng|trang|thông tấn|tttxvn|ttxvn|vov|vtv|vna|tuổi trẻ|thanh niên|nhân dân)\b|^[A-ZĐ]{2,}$",
     re.IGNORECASE,
 )
-_NAME_WITH_UNIT_RE = re.compile(
-    rf"^(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,4}})\s+[-–]\s+(?P<unit>.{{2,80}})$"
-)
+_NAME_WITH_UNIT_RE = re.compile(rf"^(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,4}})\s+[-–]\s+(?P<unit>.{{2,80}})$")
 
 _BYLINE_WORDS = {"author", "byline", "tacgia", "tac", "gia"}
 _KICKER_WORDS = {"kicker", "supertitle", "subtitle", "series", "chuyende", "tieudephu", "sub"}
@@ -110,9 +107,10 @@ def _text(el: lxml.html.HtmlElement) -> str:
     return fold(el.text_content())
 
 
-def _parse(html: bytes | str) -> lxml.html.HtmlElement | None:
-    text = decode_html(html) if isinstance(html, bytes) else html
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+def _parse(html: bytes | str, charset: str | None = None) -> lxml.html.HtmlElement | None:
+    text = decode_html(html, charset) if isinstance(html, bytes) else html
+    # One form for every page: windows-1258 decodes to combining marks, some CMSs store NFD.
+    text = unicodedata.normalize("NFC", re.sub(r"^\s*<\?xml[^>]*\?>", "", text))
     if not text.strip():
         return None
     try:
@@ -164,15 +162,26 @@ def _pick_title_element(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | 
     return _element_with_title_text(tree, page_title, og_title)
 
 
-def _element_with_title_text(tree: lxml.html.HtmlElement, page_title: str, og_title: str) -> lxml.html.HtmlElement | None:
+def _element_with_title_text(
+    tree: lxml.html.HtmlElement, page_title: str, og_title: str
+) -> lxml.html.HtmlElement | None:
     """The outermost element in the body whose whole text is the headline that ``<title>`` or
     ``og:title`` gives (table-layout sites print the headline in a ``<td>`` or ``<font>``)."""
-    wanted = {t for t in (og_title, *re.split(r"\s+[-|–]\s+", page_title)) if len(t.split()) >= 4}
-    if not wanted:
-        return None
-    for el in tree.iter("td", "div", "p", "span", "b", "strong", "font", "h2", "h3", "a"):
-        text = _TITLE_STAMP_RE.sub("", _text(el)).lower()
-        if text in wanted and el.tag != "a":
+    separator = r"\s+[-|–]\s+"
+    candidates = [og_title, page_title, re.split(separator, page_title)[0]]
+    parts = re.split(separator, page_title)
+    if len(parts) > 1:
+        candidates += [" - ".join(parts[:-1]), " - ".join(parts[1:])]
+    site_name = (_meta_content(tree, "og:site_name") or "").lower()
+    for wanted in (c for c in candidates if len(c.split()) >= 4 and c != site_name):
+        for el in tree.iter("td", "div", "p", "span", "b", "strong", "font", "h2", "h3"):
+            if _TITLE_STAMP_RE.sub("", _text(el)).lower() != wanted:
+                continue
+            if el.xpath(
+                'ancestor-or-self::*[self::header or contains(@class, "logo") or contains(@class, "banner")'
+                ' or contains(@id, "header") or contains(@class, "header")]'
+            ):
+                continue
             return el
     return None
 
@@ -194,6 +203,32 @@ def _elements_before(el: lxml.html.HtmlElement, limit: int = 3) -> list[lxml.htm
         node = node.getparent()
         if node is not None and node.tag in ("body", "html"):
             break
+    return found
+
+
+_DATE_NOISE_RE = re.compile(
+    r"\d{1,2}\s*[/.:hg-]\s*\d{1,2}(?:\s*[/.-]\s*\d{2,4})?|gmt\s*[+-]?\s*\d+|[|,()\-–:]|"
+    r"\b(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy)|chủ nhật|ngày đăng|ngày|cập nhật|lúc|đăng|lượt xem|"
+    r"lượt đọc|xem|views?)\b|\d+",
+    re.IGNORECASE,
+)
+
+
+def _is_date_line(text: str) -> bool:
+    """A line that is a date stamp (with its labels and a view counter), not a sentence."""
+    return len(text) <= 120 and len(_DATE_NOISE_RE.sub("", text).strip()) <= 12
+
+
+def _following_small(el: lxml.html.HtmlElement, limit: int = 60) -> list[lxml.html.HtmlElement]:
+    """Short elements printed after ``el`` in document order (where date lines, counters
+    and bylines sit), innermost first."""
+    found = []
+    for nxt in el.xpath("following::*")[:limit]:
+        if not isinstance(nxt.tag, str) or nxt.tag in ("script", "style"):
+            continue
+        text = _text(nxt)
+        if text and len(text) <= 150:
+            found.append(nxt)
     return found
 
 
@@ -246,19 +281,17 @@ def _read_breadcrumb(tree: lxml.html.HtmlElement, meta: _Meta) -> None:
         meta.category = section
 
 
-def _read_date_views_byline(
-    title_el: lxml.html.HtmlElement | None, tree: lxml.html.HtmlElement, meta: _Meta
-) -> None:
-    near = _elements_after(title_el) if title_el is not None else []
+def _read_date_views_byline(title_el: lxml.html.HtmlElement | None, tree: lxml.html.HtmlElement, meta: _Meta) -> None:
+    near = _following_small(title_el) if title_el is not None else []
     for el in near:
         text = _text(el)
         if not text or len(text) > 300:
             continue
         words = _words(el)
-        dt = plausible(parse_vietnamese_date(text)) if len(text) < 120 else None
+        dt = plausible(parse_vietnamese_date(text)) if _is_date_line(text) else None
         if dt is not None:
             meta.published = meta.published or dt
-            if el not in meta.used and not el.xpath(".//p[string-length(normalize-space()) > 150]"):
+            if el not in meta.used:
                 meta.used.append(el)
         views = _VIEWS_RE.search(text)
         if views and meta.view_count is None:
@@ -271,6 +304,8 @@ def _read_date_views_byline(
             if name:
                 meta.author = name
                 meta.used.append(el)
+    if meta.author is None:
+        _read_end_byline(tree, meta)
     if meta.author is None:
         for el in tree.xpath(_BYLINE_XPATH):
             name = _clean_byline(_text(el)) if len(_text(el)) < 80 else None
@@ -285,6 +320,33 @@ def _read_date_views_byline(
                 digits = re.sub(r"[.,]", "", views.group(1) or views.group(2))
                 meta.view_count = int(digits) if digits.isdigit() else None
                 break
+
+
+def _read_end_byline(tree: lxml.html.HtmlElement, meta: _Meta) -> None:
+    """The right-aligned line closing an article: a byline or a "Theo X/Y" attribution."""
+    candidates = tree.xpath(
+        '//body//*[self::p or self::div or self::td][contains(translate(@style, "RIGHT", "right"), "right")'
+        ' or @align="right"]'
+    )
+    for el in reversed(candidates):
+        text = _text(el)
+        if not text or len(text) > 80 or text.endswith((".", ":")) or is_furniture_line(text):
+            continue
+        if starts_with_box_heading(text) or re.search(r"\d{1,2}/\d{1,2}/\d{4}|[\[\]|]", text):
+            continue
+        if el.xpath('ancestor::*[contains(@class, "quote") or self::blockquote]'):
+            continue
+        attribution = _attribution(text)
+        if attribution is not None:
+            meta.author = meta.author or attribution[0]
+            meta.source = meta.source or attribution[1]
+        elif len(text.split()) <= 8:
+            unit = _BYLINE_WITH_UNIT_RE.match(text) or _byline_with_unit(text)
+            meta.author = meta.author or (unit.group("name") if unit else text)
+        else:
+            continue
+        meta.used.append(el)
+        return
 
 
 def _clean_byline(text: str) -> str | None:
@@ -305,6 +367,8 @@ def _read_metadata(tree: lxml.html.HtmlElement) -> _Meta:
         _read_kicker_and_category(title_el, meta)
     else:
         raw_title = _meta_content(tree, "og:title") or fold(" ".join(tree.xpath("//title//text()")))
+    if raw_title and raw_title.isupper():
+        meta.title_found = False  # a site name in capitals, not a headline
     stamp = _TITLE_STAMP_RE.search(raw_title or "")
     if stamp:
         meta.published = plausible(parse_vietnamese_date(stamp.group(1)))
@@ -383,10 +447,113 @@ _BLOCK_TAGS = frozenset(
 )
 
 
+def _is_data_table(table: lxml.html.HtmlElement) -> bool:
+    """A table of figures (rows of short cells), as opposed to a table used for layout."""
+    if table.xpath(".//table | .//p | .//div | .//img | .//ul | .//form"):
+        return False
+    rows = table.xpath("./tr | ./tbody/tr | ./thead/tr")
+    if len(rows) < 2:
+        return False
+    widths = [len(r.xpath("./td | ./th")) for r in rows]
+    cells = table.xpath(".//td | .//th")
+    return sum(w >= 2 for w in widths) >= 0.8 * len(rows) and all(len(_text(c)) <= 200 for c in cells)
+
+
+def _unwrap_layout_tables(tree: lxml.html.HtmlElement) -> None:
+    """Tables that lay out a page (old ASP.NET and table-built portals) become plain blocks,
+    so a whole news column is not read as one table cell; tables of figures stay tables."""
+    for table in reversed(tree.xpath("//table")):
+        if _is_data_table(table):
+            continue
+        own = [
+            el
+            for el in table.xpath(".//tbody | .//thead | .//tfoot | .//tr | .//td | .//th")
+            if el.xpath("ancestor::table[1]")[0] is table
+        ]
+        for el in [table, *own]:
+            el.tag = "div"
+            for attr in ("width", "height", "cellpadding", "cellspacing", "border", "valign", "bgcolor"):
+                el.attrib.pop(attr, None)
+
+
+_INLINE_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "font",
+        "span",
+        "sup",
+        "sub",
+        "small",
+        "big",
+        "abbr",
+        "code",
+        "mark",
+        "s",
+        "strike",
+        "q",
+        "cite",
+        "img",
+        "nobr",
+    }
+)
+
+
+def _append_text(para: lxml.html.HtmlElement, text: str) -> None:
+    if len(para):
+        para[-1].tail = (para[-1].tail or "") + text
+    else:
+        para.text = (para.text or "") + text
+
+
+def _paragraphise(tree: lxml.html.HtmlElement) -> None:
+    """Loose text in a block (text between ``<br>``s or after a table, as old CMSs print
+    paragraphs) becomes ``<p>``s, so it is prose and not the tail of something else."""
+    for box in list(tree.iter("div", "td")):
+        loose = bool(box.text and box.text.strip()) or any(c.tail and c.tail.strip() for c in box)
+        if not loose or not any(isinstance(c.tag, str) and c.tag not in _INLINE_TAGS for c in box):
+            continue
+        children: list[lxml.html.HtmlElement] = []
+        para = lxml.html.Element("p")
+
+        def flush() -> None:
+            nonlocal para
+            if fold(para.text_content()):
+                children.append(para)
+            para = lxml.html.Element("p")
+
+        if box.text and box.text.strip():
+            para.text = box.text
+        box.text = None
+        for child in list(box):
+            tail, child.tail = child.tail, None
+            box.remove(child)
+            if not isinstance(child.tag, str) or child.tag in _INLINE_TAGS:
+                para.append(child)
+            elif child.tag == "br":
+                flush()
+            else:
+                flush()
+                children.append(child)
+            if tail and tail.strip():
+                _append_text(para, tail)
+        flush()
+        box.extend(children)
+
+
 def _normalise_blocks(tree: lxml.html.HtmlElement) -> None:
     """Blocks that CMSs print as captions or bare ``<div>``s of text become paragraphs, so
     the main-text extractor treats a lead, a caption or a ``<div>`` paragraph as prose."""
     for figure in list(tree.iter("figure")):
+        if figure.xpath(".//table"):
+            for caption in figure.iter("figcaption"):
+                caption.tag = "p"
+            figure.drop_tag()  # a table in a figure: keep the table, lose the wrapper
+            continue
         captions = [fold(c.text_content()) for c in figure.iter("figcaption")]
         replacement = lxml.html.Element("div")
         for caption in filter(None, captions):
@@ -413,6 +580,8 @@ def _strip_furniture(tree: lxml.html.HtmlElement, meta: _Meta, hints: ExtractHin
     for el in meta.used:
         _drop(el)
     _unwrap_figure_tables(tree)
+    _unwrap_layout_tables(tree)
+    _paragraphise(tree)
     _normalise_blocks(tree)
     for xpath in hints.drop_xpaths if hints else ():
         for el in tree.xpath(xpath):
@@ -423,6 +592,7 @@ def _strip_furniture(tree: lxml.html.HtmlElement, meta: _Meta, hints: ExtractHin
     ):
         _drop(el)
     _drop_trailing_boxes(tree)
+    _drop_titled_boxes(tree)
     total = max(_content_mass(tree), 1)
     for el in list(tree.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
@@ -454,9 +624,7 @@ def _drop_trailing_boxes(tree: lxml.html.HtmlElement) -> None:
     """A box title printed on its own ("Tin đọc nhiều", "Các bài mới đăng") ends the
     article: it goes, and so do the siblings after it up to the next real prose."""
     for title in [
-        el
-        for el in tree.iter("h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong")
-        if _is_box_title(el)
+        el for el in tree.iter("h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong") if _is_box_title(el)
     ]:
         if title.getparent() is None:
             continue
@@ -468,6 +636,33 @@ def _drop_trailing_boxes(tree: lxml.html.HtmlElement) -> None:
                 break
             _drop(sibling)
             sibling = following
+
+
+_TITLE_CLASS_WORDS = ("title", "header", "heading", "tieude", "caption")
+
+
+def _box_title_child(el: lxml.html.HtmlElement) -> bool:
+    """The element opens with a short title of its own: a heading, or a child whose class
+    says title (portlets, web parts, widget boxes)."""
+    first = next((c for c in el if isinstance(c.tag, str) and _text(c)), None)
+    if first is None or len(_text(first)) > 40 or first.tag == "h1":
+        return False
+    if first.tag in ("h2", "h3", "h4", "h5", "h6"):
+        return True
+    words = " ".join(_words(first))
+    return any(w in words for w in _TITLE_CLASS_WORDS)
+
+
+def _drop_titled_boxes(tree: lxml.html.HtmlElement) -> None:
+    """Boxes with a title of their own and only short items in them (a portlet of new
+    documents, a work calendar, a link list) are not the article."""
+    total = max(len(_text(tree)), 1)
+    for el in list(tree.iter("div", "section", "aside", "table", "td", "ul")):
+        if el.getparent() is None or not _box_title_child(el):
+            continue
+        size = len(_text(el))
+        if size < 0.3 * total and size < 2000 and not _has_prose(el):
+            _drop(el)
 
 
 def _first_text(el: lxml.html.HtmlElement) -> str:
@@ -513,7 +708,7 @@ def _main_text(tree: lxml.html.HtmlElement, url: str, hints: ExtractHints | None
         deduplicate=False,
         with_metadata=False,
     )
-    return paragraphs(text or "")
+    return [_unformat(line) for line in paragraphs(text or "")]
 
 
 _LEAD_WORDS = {"sapo", "lead", "summary", "tomtat", "mota", "intro", "chapeau", "description", "detailsapo"}
@@ -531,6 +726,48 @@ def _with_lead(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
             return [lead, *lines]
         break
     return lines
+
+
+def _byline_with_unit(line: str) -> re.Match[str] | None:
+    """ "Văn Tâm - Trung tâm VH-TT&TT huyện": a name, a dash, a short unit with no sentence."""
+    match = _NAME_WITH_UNIT_RE.match(line)
+    if match and len(match.group("unit").split()) <= 8 and not match.group("unit").rstrip().endswith("."):
+        return match
+    return None
+
+
+_LEAF_BLOCKS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd")
+
+
+def _restore_dropped(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
+    """Put back the blocks the main-text extractor dropped from inside the article: a
+    paragraph, list item, sub-heading or caption printed between two paragraphs it kept."""
+    blocks = [b for b in tree.iter(*_LEAF_BLOCKS) if not b.xpath(".//p | .//li")]
+    texts = [_text(b) for b in blocks]
+    position = {t: i for i, t in reversed(list(enumerate(texts))) if t}
+    present = set(lines)
+    result: list[str] = []
+    previous: int | None = None
+    for line in lines:
+        at = position.get(line)
+        if at is not None and previous is not None and at > previous + 1:
+            for text in texts[previous + 1 : at]:
+                if text and text not in present and not is_furniture_line(text):
+                    result.append(text)
+                    present.add(text)
+        result.append(line)
+        if at is not None:
+            previous = at if previous is None else max(previous, at)
+    if previous is not None:
+        # Paragraphs after the last one kept, in the same block as it (the closing lines).
+        parent = blocks[previous].getparent()
+        for block, text in zip(blocks[previous + 1 :], texts[previous + 1 :], strict=True):
+            if block.getparent() is not parent:
+                break
+            if text and text not in present and not is_furniture_line(text):
+                result.append(text)
+                present.add(text)
+    return result
 
 
 def _byline_with_unit(line: str) -> re.Match[str] | None:
@@ -651,14 +888,35 @@ _LISTING_TITLE_RE = re.compile(
 )
 
 
+def _is_link_label(tree: lxml.html.HtmlElement, url: str, text: str) -> bool:
+    """Some link on the page, to another page, reads exactly ``text``."""
+    here = url.split("#")[0].rstrip("/")
+    for a in tree.xpath("//a[@href]"):
+        if _text(a) != text:
+            continue
+        if urljoin(url, a.get("href", "")).split("#")[0].rstrip("/") != here:
+            return True
+        if a.xpath(
+            'ancestor::nav or ancestor::*[contains(@class, "menu") or contains(@id, "menu")'
+            ' or contains(@class, "nav") or contains(@id, "nav")]'
+        ):
+            return True  # the menu's own entry for this page: a section page
+    return False
+
+
 def _looks_like_listing(tree: lxml.html.HtmlElement, url: str, meta: _Meta, lines: list[str]) -> bool:
     """A listing, tag, search or home page: teasers of other articles, not one article."""
     if urlsplit(url).path in ("", "/") and not urlsplit(url).query:
         return True
     if meta.title and _LISTING_TITLE_RE.match(meta.title):
         return True
-    headline_links = {a.get("href") for a in tree.xpath("//h2//a[@href] | //h3//a[@href] | //h4//a[@href]")
-                      if len(_text(a).split()) >= 4}
+    if meta.title and len(meta.title.split()) <= 8 and _is_link_label(tree, url, meta.title):
+        return True  # the "headline" is a section name from the menu: a section page
+    headline_links = {
+        a.get("href")
+        for a in tree.xpath("//h2//a[@href] | //h3//a[@href] | //h4//a[@href]")
+        if len(_text(a).split()) >= 4
+    }
     if not meta.title_found and len(headline_links) >= 3:
         return True
     dates = {t.get("datetime", "")[:10] for t in tree.xpath("//time[@datetime]")}
@@ -670,14 +928,20 @@ def _looks_like_listing(tree: lxml.html.HtmlElement, url: str, meta: _Meta, line
 
 
 def extract_article(
-    html: bytes | str, url: str, site: str | None = None, *, hints: ExtractHints | None = None
+    html: bytes | str,
+    url: str,
+    site: str | None = None,
+    *,
+    hints: ExtractHints | None = None,
+    charset: str | None = None,
 ) -> Article | None:
     """The article on a page, or None when the page is not an article.
 
     ``site`` is the portal's slug where known (``None`` for a portal with no config);
-    ``hints`` are the portal's optional extraction hints from its site config.
+    ``hints`` are the portal's optional extraction hints from its site config; ``charset`` is
+    the one the server declared in ``Content-Type``, if any.
     """
-    tree = _parse(html)
+    tree = _parse(html, charset)
     if tree is None:
         return None
     meta = _read_metadata(tree)
@@ -690,7 +954,7 @@ def extract_article(
         used=[work.xpath(roottree.getpath(el))[0] for el in meta.used if work.xpath(roottree.getpath(el))]
     )
     _strip_furniture(work, work_meta, hints)
-    lines = _clean_body(_with_captions(work, _with_lead(work, _main_text(work, url, hints))), meta)
+    lines = _clean_body(_restore_dropped(work, _with_lead(work, _main_text(work, url, hints))), meta)
     body = "\n".join(lines)
     if len(body.split()) < MIN_BODY_WORDS or _looks_like_listing(tree, url, meta, lines):
         return None

@@ -191,7 +191,20 @@ _BOX_LINES = _alternatives(
 )
 _DATE_LABELS = _alternatives("ngày đăng", "ngày cập nhật", "cập nhật", "đăng lúc", "ngày xuất bản")
 _COUNTERS = _alternatives(
-    "đang online", "đang truy cập", "tổng lượt truy cập", "lượt truy cập", "hôm nay", "hôm qua"
+    "đang online",
+    "đang truy cập",
+    "tổng lượt truy cập",
+    "lượt truy cập",
+    "số lượt truy cập",
+    "đang trực tuyến",
+    "số người online",
+    "tổng số lượt",
+    "lượt online",
+    "hôm nay",
+    "hôm qua",
+    "tuần này",
+    "tháng này",
+    "truy cập",
 )
 _DMY = r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"
 _HOUR = r"\(?\d{1,2}[:hg]\d{2}\)?"
@@ -210,6 +223,7 @@ LINE_PATTERNS = tuple(
         r"^lấy lại mã(?: bảo mật)?$",
         r"^(?:gửi|gửi bình luận|gửi ý kiến|nhập lại|hủy|làm lại)$",
         r"^bài viết\s+xem$",
+        r"^tìm kiếm\s*:?$",
         r"^viết bình luận$",
         r"^xem thêm\s*[:：].*",
         r"^(?:từ khóa|từ khoá|tags?)\s*[:：].*",
@@ -273,4 +287,5 @@ def starts_with_box_heading(text: str) -> bool:
 
 
 def is_furniture_line(line: str) -> bool:
-    return any(p.search(line) for p in LINE_PATTERNS)
+    bare = re.sub(r"\s+", " ", re.sub(r"[\[\]«»›‹]", " ", line)).strip()
+    return any(p.search(bare) for p in LINE_PATTERNS)
