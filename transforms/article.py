@@ -46,6 +46,9 @@ class Article:
     kicker: str | None = None
     view_count: int | None = None
     language: str = "vi"
+    # "tcvn3" or "vni" when the page is typed in a legacy Vietnamese font encoding (its text
+    # reads as mojibake): kept and marked, so validation can quarantine it.
+    legacy_encoding: str | None = None
 
     @property
     def article_id(self) -> str:

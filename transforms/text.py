@@ -41,7 +41,14 @@ def decode_html(html: bytes, header_charset: str | None = None) -> str:
         return html.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    for name in (header_charset, declared_charset(html), "cp1258"):
+    declared = [n for n in (header_charset, declared_charset(html)) if n]
+    if not declared:
+        # Undeclared and not UTF-8: windows-1258, unless it reads as a legacy font encoding
+        # (TCVN3, VNI) in a Western code page, where it must stay so to be recognised.
+        western = html.decode("cp1252", errors="replace")
+        if legacy_encoding(western):
+            return western
+    for name in (*declared, "cp1258"):
         if not name:
             continue
         name = _CHARSET_ALIASES.get(name.lower(), name.lower())

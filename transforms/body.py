@@ -1,0 +1,149 @@
+"""The article body: trafilatura's main text, repaired and cleaned line by line.
+
+trafilatura finds the main text in the cleaned page; the lead it left out and blocks it
+dropped from between kept paragraphs are put back; then line rules drop what furniture
+it let through, fold captions printed twice, and lift end-of-article bylines and
+"Theo X/Y" attributions into metadata.
+"""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+import trafilatura
+
+from crawlers.registry import ExtractHints
+from transforms.furniture import is_furniture_line
+from transforms.metadata import (
+    AGENCY_BYLINES,
+    BYLINE_WITH_UNIT_RE,
+    NAME_RE,
+    PageMeta,
+    byline_with_unit,
+    read_attribution,
+)
+from transforms.page import class_words, text_of
+from transforms.text import paragraphs
+
+
+# -- body -------------------------------------------------------------------------------
+def main_text(tree: lxml.html.HtmlElement, url: str, hints: ExtractHints | None) -> list[str]:
+    if hints and hints.body_xpaths:
+        for xpath in hints.body_xpaths:
+            nodes = tree.xpath(xpath)
+            if nodes:
+                lines: list[str] = []
+                for node in nodes:
+                    for block in node.xpath(".//p | .//figcaption | .//h2 | .//h3 | .//li"):
+                        if not block.xpath("ancestor::p | ancestor::figcaption"):
+                            lines.extend(paragraphs(block.text_content()))
+                return lines
+    text = trafilatura.extract(
+        tree,
+        url=url,
+        include_comments=False,
+        include_tables=True,
+        favor_precision=False,
+        deduplicate=False,
+        with_metadata=False,
+    )
+    return [unformat(line) for line in paragraphs(text or "")]
+
+
+_LEAD_WORDS = {"sapo", "lead", "summary", "tomtat", "mota", "intro", "chapeau", "description", "detailsapo"}
+
+
+def with_lead(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
+    """Put back the lead paragraph (sapo) where the main-text extractor left it out."""
+    if not lines:
+        return lines
+    for el in tree.xpath("//body//*[@class]"):
+        if not (_LEAD_WORDS & class_words(el)):
+            continue
+        lead = text_of(el)
+        if len(lead) >= 60 and lead not in lines and not any(lead in line for line in lines):
+            return [lead, *lines]
+        break
+    return lines
+
+
+_LEAF_BLOCKS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd")
+
+
+def restore_dropped(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
+    """Put back the blocks the main-text extractor dropped from inside the article: a
+    paragraph, list item, sub-heading or caption printed between two paragraphs it kept."""
+    blocks = [b for b in tree.iter(*_LEAF_BLOCKS) if not b.xpath(".//p | .//li")]
+    texts = [text_of(b) for b in blocks]
+    position = {t: i for i, t in reversed(list(enumerate(texts))) if t}
+    present = set(lines)
+    result: list[str] = []
+    previous: int | None = None
+    for line in lines:
+        at = position.get(line)
+        if at is not None and previous is not None and at > previous + 1:
+            for text in texts[previous + 1 : at]:
+                if text and text not in present and not is_furniture_line(text):
+                    result.append(text)
+                    present.add(text)
+        result.append(line)
+        if at is not None:
+            previous = at if previous is None else max(previous, at)
+    if previous is not None:
+        # Paragraphs after the last one kept, in the same block as it (the closing lines).
+        parent = blocks[previous].getparent()
+        for block, text in zip(blocks[previous + 1 :], texts[previous + 1 :], strict=True):
+            if block.getparent() is not parent:
+                break
+            if text and text not in present and not is_furniture_line(text):
+                result.append(text)
+                present.add(text)
+    return result
+
+
+_TABLE_ROW_RE = re.compile(r"^\|\s*(.*?)\s*\|$")
+
+
+_BULLET_RE = re.compile(r"^[-•*]\s+")
+
+
+def unformat(line: str) -> str:
+    """trafilatura's plain-text marks off: table rows "| a | b |" and list bullets "- "."""
+    row = _TABLE_ROW_RE.match(line)
+    if row:
+        cells = [c.strip() for c in row.group(1).split("|")]
+        line = " | ".join(c for c in cells if c)
+    return _BULLET_RE.sub("", line)
+
+
+def clean_body(lines: list[str], meta: PageMeta) -> list[str]:
+    skip = {x for x in (meta.title, meta.kicker, meta.category) if x}
+    kept: list[str] = []
+    for line in (unformat(raw) for raw in lines):
+        if not line:
+            continue
+        if line in skip or is_furniture_line(line):
+            continue
+        if kept and line == kept[-1]:
+            continue  # a caption printed twice
+        kept.append(line)
+    # Attribution and byline lines at the end of the article.
+    while kept:
+        last = kept[-1]
+        found = read_attribution(last)
+        if found is not None:
+            who, src = found
+            meta.author = meta.author or who
+            meta.source = meta.source or src
+            kept.pop()
+            continue
+        unit = BYLINE_WITH_UNIT_RE.match(last) or byline_with_unit(last)
+        if NAME_RE.match(last) or AGENCY_BYLINES.match(last) or unit:
+            meta.author = meta.author or (unit.group("name") if unit else last)
+            kept.pop()
+            continue
+        break
+    if kept and meta.author and kept[0] == meta.author:
+        kept.pop(0)
+    return kept

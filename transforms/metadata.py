@@ -1,0 +1,382 @@
+"""Reading an article's metadata from its page: headline, kicker, section, publication
+date, view counter, byline and "Theo X/Y" attribution.
+
+It runs on the untouched page, before any furniture is removed, because the elements that
+carry metadata are furniture themselves; every element it reads is recorded in
+:attr:`PageMeta.used` so the cleanup can remove it from the body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import lxml.html
+
+from transforms.dates import parse_iso_date, parse_vietnamese_date, plausible
+from transforms.furniture import is_furniture_line, starts_with_box_heading
+from transforms.page import class_words, meta_content, text_of
+from transforms.text import fold
+
+_TITLE_STAMP_RE = re.compile(
+    r"\s*[(\[]\s*(\d{1,2}[:h]\d{2}\s*[,|-]?\s*\d{1,2}/\d{1,2}/\d{4}|\d{1,2}/\d{1,2}/\d{4}"
+    r"(?:\s*[,|-]?\s*\d{1,2}[:h]\d{2})?)\s*[)\]]\s*$"
+)
+
+
+_VIEWS_RE = re.compile(r"(?:lượt xem|số lượt xem|lượt đọc)\s*[:：]?\s*([\d.,]+)|([\d.,]+)\s+lượt (?:xem|đọc)", re.I)
+
+
+_ATTRIBUTION_RE = re.compile(
+    r"^(?:theo|nguồn)\s*[:：]?\s*(?P<who>[^/()]+?)?\s*(?:[/(]\s*(?P<src>[\w.-]+\.[a-z]{2,}[\w./-]*)\s*\)?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+_NAME_WORD = r"[A-ZĐÀ-Ỹ][a-zđà-ỹ]+"
+
+
+NAME_RE = re.compile(rf"^(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{1,4}}$")
+
+
+AGENCY_BYLINES = re.compile(r"^(?:PV|CTV|Nhóm PV|Nhóm phóng viên|BTV|Phóng viên|P\.V)$")
+
+
+BYLINE_WITH_UNIT_RE = re.compile(rf"^(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,4}})\s*\([^)]{{2,80}}\)$")
+
+
+_DOMAIN_RE = re.compile(r"^[\w-]+(?:\.[\w-]+)+$")
+
+
+_PUBLISHER_RE = re.compile(
+    r"^(?:báo|tạp chí|đài|cổng|trang|thông tấn|tttxvn|ttxvn|vov|vtv|vna|tuổi trẻ|thanh niên|nhân dân)\b|^[A-ZĐ]{2,}$",
+    re.IGNORECASE,
+)
+
+
+_NAME_WITH_UNIT_RE = re.compile(rf"^(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,4}})\s+[-–]\s+(?P<unit>.{{2,80}})$")
+
+
+_BYLINE_WORDS = {"author", "byline", "tacgia", "tac", "gia"}
+
+
+_KICKER_WORDS = {"kicker", "supertitle", "subtitle", "series", "chuyende", "tieudephu", "sub"}
+
+
+_CATEGORY_WORDS = {"cate", "category", "cat", "chuyenmuc", "section", "catname"}
+
+
+_BYLINE_XPATH = " | ".join(
+    f'//*[contains(translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{word}")]'
+    for word in ("author", "byline", "tacgia", "tac-gia", "tac_gia")
+)
+
+
+_CRUMB_SKIP = {
+    "trang chủ",
+    "home",
+    "trang nhất",
+    "chi tiết",
+    "chi tiết tin",
+    "chi tiết bài viết",
+    "nội dung",
+    "xem tin",
+    "bài viết",
+    "tin chi tiết",
+}
+
+
+def _is_crumb_label(text: str) -> bool:
+    return bool(re.search(r"\w", text)) and text.lower() not in _CRUMB_SKIP and len(text) <= 60
+
+
+_DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "posted", "ngay"}
+
+
+@dataclass
+class PageMeta:
+    title: str | None = None
+    title_found: bool = False  # a headline element, not only <title>
+    kicker: str | None = None
+    category: str | None = None
+    published: datetime | None = None
+    author: str | None = None
+    source: str | None = None
+    view_count: int | None = None
+    used: list[lxml.html.HtmlElement] = field(default_factory=list)
+
+
+def _jsonld_dates(tree: lxml.html.HtmlElement) -> list[str]:
+    found: list[str] = []
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text or "")
+        except json.JSONDecodeError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                if isinstance(item.get("datePublished"), str):
+                    found.append(item["datePublished"])
+                stack.extend(v for v in item.values() if isinstance(v, (list, dict)))
+    return found
+
+
+def _pick_title_element(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    page_title = fold(" ".join(tree.xpath("//title//text()"))).lower()
+    og_title = (meta_content(tree, "og:title") or "").lower()
+    headings = [h for h in tree.xpath("//h1 | //h2") if len(text_of(h).split()) >= 4]
+    for heading in headings:
+        text = _TITLE_STAMP_RE.sub("", text_of(heading)).lower()
+        if text and (text in page_title or text in og_title or page_title.startswith(text[:40])):
+            return heading
+    h1s = [h for h in headings if h.tag == "h1"]
+    if h1s:
+        return h1s[0]
+    return _element_with_title_text(tree, page_title, og_title)
+
+
+def _element_with_title_text(
+    tree: lxml.html.HtmlElement, page_title: str, og_title: str
+) -> lxml.html.HtmlElement | None:
+    """The outermost element in the body whose whole text is the headline that ``<title>`` or
+    ``og:title`` gives (table-layout sites print the headline in a ``<td>`` or ``<font>``)."""
+    separator = r"\s+[-|–]\s+"
+    candidates = [og_title, page_title, re.split(separator, page_title)[0]]
+    parts = re.split(separator, page_title)
+    if len(parts) > 1:
+        candidates += [" - ".join(parts[:-1]), " - ".join(parts[1:])]
+    site_name = (meta_content(tree, "og:site_name") or "").lower()
+    for wanted in (c for c in candidates if len(c.split()) >= 4 and c != site_name):
+        for el in tree.iter("td", "div", "p", "span", "b", "strong", "font", "h2", "h3"):
+            if _TITLE_STAMP_RE.sub("", text_of(el)).lower() != wanted:
+                continue
+            if el.xpath(
+                'ancestor-or-self::*[self::header or contains(@class, "logo") or contains(@class, "banner")'
+                ' or contains(@id, "header") or contains(@class, "header")]'
+            ):
+                continue
+            return el
+    return None
+
+
+def _elements_before(el: lxml.html.HtmlElement, limit: int = 3) -> list[lxml.html.HtmlElement]:
+    """Up to ``limit`` non-empty elements printed just before ``el`` (siblings, then the
+    parent's siblings)."""
+    found: list[lxml.html.HtmlElement] = []
+    node: lxml.html.HtmlElement | None = el
+    while node is not None and len(found) < limit:
+        prev = node.getprevious()
+        while prev is not None and len(found) < limit:
+            if isinstance(prev.tag, str) and prev.tag not in ("script", "style") and text_of(prev):
+                found.append(prev)
+                break
+            prev = prev.getprevious()
+        if found:
+            break
+        node = node.getparent()
+        if node is not None and node.tag in ("body", "html"):
+            break
+    return found
+
+
+_DATE_NOISE_RE = re.compile(
+    r"\d{1,2}\s*[/.:hg-]\s*\d{1,2}(?:\s*[/.-]\s*\d{2,4})?|gmt\s*[+-]?\s*\d+|[|,()\-–:]|"
+    r"\b(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy)|chủ nhật|ngày đăng|ngày|cập nhật|lúc|đăng|lượt xem|"
+    r"lượt đọc|xem|views?)\b|\d+",
+    re.IGNORECASE,
+)
+
+
+def _is_date_line(text: str) -> bool:
+    """A line that is a date stamp (with its labels and a view counter), not a sentence."""
+    return len(text) <= 120 and len(_DATE_NOISE_RE.sub("", text).strip()) <= 12
+
+
+def _following_small(el: lxml.html.HtmlElement, limit: int = 60) -> list[lxml.html.HtmlElement]:
+    """Short elements printed after ``el`` in document order (where date lines, counters
+    and bylines sit), innermost first."""
+    found = []
+    for nxt in el.xpath("following::*")[:limit]:
+        if not isinstance(nxt.tag, str) or nxt.tag in ("script", "style"):
+            continue
+        text = text_of(nxt)
+        if text and len(text) <= 150:
+            found.append(nxt)
+    return found
+
+
+def _read_kicker_and_category(title_el: lxml.html.HtmlElement, meta: PageMeta) -> None:
+    for prev in _elements_before(title_el):
+        text = text_of(prev)
+        if len(text) > 250 or _DATE_WORDS & class_words(prev):
+            continue
+        words = class_words(prev)
+        links = prev.xpath(".//a") if prev.tag != "a" else [prev]
+        is_link_label = bool(links) and fold(" ".join(text_of(a) for a in links)) == text
+        if _KICKER_WORDS & words or (text.endswith(":") and not is_link_label):
+            meta.kicker = text.rstrip(":： ").strip()
+            meta.used.append(prev)
+        elif _CATEGORY_WORDS & words or (is_link_label and len(text.split()) <= 8):
+            meta.category = text
+            meta.used.append(prev)
+
+
+def _read_breadcrumb(tree: lxml.html.HtmlElement, meta: PageMeta) -> None:
+    if meta.category:
+        return
+    for crumb in tree.xpath('//*[contains(@class,"breadcrumb") or contains(@id,"breadcrumb")]'):
+        linked = [fold(a.text_content()) for a in crumb.iter("a")]
+        plain = [fold(t) for t in crumb.xpath(".//text()[not(ancestor::a)]")]
+        for items in (linked, plain):
+            items = [i for i in items if _is_crumb_label(i) and i != meta.title]
+            if items:
+                meta.category = items[-1]
+                return
+    section = meta_content(tree, "article:section")
+    if section:
+        meta.category = section
+
+
+def _read_date_views_byline(
+    title_el: lxml.html.HtmlElement | None, tree: lxml.html.HtmlElement, meta: PageMeta
+) -> None:
+    near = _following_small(title_el) if title_el is not None else []
+    for el in near:
+        text = text_of(el)
+        if not text or len(text) > 300:
+            continue
+        words = class_words(el)
+        dt = plausible(parse_vietnamese_date(text)) if _is_date_line(text) else None
+        if dt is not None:
+            meta.published = meta.published or dt
+            if el not in meta.used:
+                meta.used.append(el)
+        views = _VIEWS_RE.search(text)
+        if views and meta.view_count is None:
+            digits = re.sub(r"[.,]", "", views.group(1) or views.group(2))
+            meta.view_count = int(digits) if digits.isdigit() else None
+            if el not in meta.used:
+                meta.used.append(el)
+        if meta.author is None and _BYLINE_WORDS & words:
+            name = _clean_byline(text)
+            if name:
+                meta.author = name
+                meta.used.append(el)
+    if meta.author is None:
+        _read_end_byline(tree, meta)
+    if meta.author is None:
+        for el in tree.xpath(_BYLINE_XPATH):
+            name = _clean_byline(text_of(el)) if len(text_of(el)) < 80 else None
+            if name:
+                meta.author = name
+                meta.used.append(el)
+                break
+    if meta.view_count is None:
+        for el in tree.xpath('//*[contains(@class,"view") or contains(@class,"luotxem")]'):
+            views = _VIEWS_RE.search(text_of(el))
+            if views:
+                digits = re.sub(r"[.,]", "", views.group(1) or views.group(2))
+                meta.view_count = int(digits) if digits.isdigit() else None
+                break
+
+
+def _read_end_byline(tree: lxml.html.HtmlElement, meta: PageMeta) -> None:
+    """The right-aligned line closing an article: a byline or a "Theo X/Y" attribution."""
+    candidates = tree.xpath(
+        '//body//*[self::p or self::div or self::td][contains(translate(@style, "RIGHT", "right"), "right")'
+        ' or @align="right"]'
+    )
+    for el in reversed(candidates):
+        text = text_of(el)
+        if not text or len(text) > 80 or text.endswith((".", ":")) or is_furniture_line(text):
+            continue
+        if starts_with_box_heading(text) or re.search(r"\d{1,2}/\d{1,2}/\d{4}|[\[\]|]", text):
+            continue
+        if el.xpath('ancestor::*[contains(@class, "quote") or self::blockquote]'):
+            continue
+        found = read_attribution(text)
+        if found is not None:
+            meta.author = meta.author or found[0]
+            meta.source = meta.source or found[1]
+        elif len(text.split()) <= 8:
+            unit = BYLINE_WITH_UNIT_RE.match(text) or byline_with_unit(text)
+            meta.author = meta.author or (unit.group("name") if unit else text)
+        else:
+            continue
+        meta.used.append(el)
+        return
+
+
+def _clean_byline(text: str) -> str | None:
+    text = re.sub(r"^(?:bài|tác giả|bài và ảnh|ảnh)\s*[:：]\s*", "", text.strip(), flags=re.I)
+    text = re.split(r"\s*[|•]\s*|\s{2,}|\s+-\s+", text)[0].strip()
+    if NAME_RE.match(text) or AGENCY_BYLINES.match(text):
+        return text
+    return None
+
+
+def read_metadata(tree: lxml.html.HtmlElement) -> PageMeta:
+    meta = PageMeta()
+    title_el = _pick_title_element(tree)
+    if title_el is not None:
+        raw_title = text_of(title_el)
+        meta.title_found = True
+        meta.used.append(title_el)
+        _read_kicker_and_category(title_el, meta)
+    else:
+        raw_title = meta_content(tree, "og:title") or fold(" ".join(tree.xpath("//title//text()")))
+    if raw_title and raw_title.isupper():
+        meta.title_found = False  # a site name in capitals, not a headline
+    stamp = _TITLE_STAMP_RE.search(raw_title or "")
+    if stamp:
+        meta.published = plausible(parse_vietnamese_date(stamp.group(1)))
+        raw_title = raw_title[: stamp.start()]
+    meta.title = fold(raw_title or "") or None
+
+    for value in [
+        meta_content(tree, "article:published_time", "datePublished", "pubdate", "publishdate"),
+        *_jsonld_dates(tree),
+        *[t.get("datetime", "") for t in tree.xpath("//time[@datetime]")],
+    ]:
+        dt = plausible(parse_iso_date(value or ""))
+        if dt is not None and meta.published is None:
+            meta.published = dt
+            break
+    _read_date_views_byline(title_el, tree, meta)
+    _read_breadcrumb(tree, meta)
+    if meta.author is None:
+        author = meta_content(tree, "author", "article:author")
+        if author and _clean_byline(author):
+            meta.author = _clean_byline(author)
+    return meta
+
+
+def byline_with_unit(line: str) -> re.Match[str] | None:
+    """ "Văn Tâm - Trung tâm VH-TT&TT huyện": a name, a dash, a short unit with no sentence."""
+    match = _NAME_WITH_UNIT_RE.match(line)
+    if match and len(match.group("unit").split()) <= 8 and not match.group("unit").rstrip().endswith("."):
+        return match
+    return None
+
+
+def read_attribution(line: str) -> tuple[str | None, str | None] | None:
+    """(author, source) of a "Theo X/Y" or "Nguồn: Y" line, or None."""
+    match = _ATTRIBUTION_RE.match(line)
+    if not match or len(line) > 120:
+        return None
+    who = (match.group("who") or "").strip(" .,-") or None
+    src = match.group("src")
+    if who and not src and (_DOMAIN_RE.match(who) or _PUBLISHER_RE.match(who)):
+        who, src = None, who
+    if who and not (NAME_RE.match(who) or AGENCY_BYLINES.match(who)):
+        if src is None and not line.lower().startswith("nguồn"):
+            return None
+        # "Theo Báo Quảng Ninh" names a publisher, not a person.
+        return None, src or who
+    return who, src
