@@ -167,12 +167,14 @@ def main() -> int:
         )
     ours, plain = rows["vnportals extract_article"], rows["trafilatura.extract (defaults)"]
     ratio = (ours.pages / ours.seconds) / (plain.pages / plain.seconds)
+    print("(date: exact time with offset for vnportals; the day only for the others, which give no time)")
     print(f"\nspeed ratio extract_article / trafilatura.extract: {ratio:.2f}")
     print("\npages leaking furniture, by CMS family:")
-    print(f"{'family':<24}" + "".join(f"{n.split()[0]:>14}" for n in rows))
+    short = {name: name.split()[0].split(".")[0] for name in rows}
+    print(f"{'family':<24}" + "".join(f"{short[n]:>14}" for n in rows))
     for family in families:
         count = sum(1 for g in golds if g.site in SITES and SITES[g.site].family == family)
-        cells = "".join(f"{rows[n].leaks_by_family.get(family, 0):>11}/{count:<2}" for n in rows)
+        cells = "".join(f"{f'{rows[n].leaks_by_family.get(family, 0)}/{count}':>14}" for n in rows)
         print(f"{family:<24}{cells}")
     return 0
 

@@ -15,7 +15,6 @@ from pipeline.mirror import MIRROR_DIR, MirrorServer, mirror_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLD_DIR = FIXTURES / "gold"
-SEEDS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 
 
 @dataclass(frozen=True)
