@@ -47,6 +47,9 @@ class PageItem:
     body: bytes
     fetched_at: str
     referer: str | None = None
+    # For articles: "new" or "changed" against the crawl state, and the body's hash.
+    change: str | None = None
+    content_hash: str | None = None
 
 
 @dataclass
@@ -57,9 +60,10 @@ class CrawlEvent:
     kind: str
     status: int | None
     bytes: int
-    outcome: str  # "kept", "skipped", "error", "robots"
+    outcome: str  # "kept", "known", "unchanged", "skipped", "error", "robots"
     error: str | None = None
     referer: str | None = None
+    change: str | None = None  # "new" or "changed" for a kept article
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -95,6 +99,9 @@ class RawArchive:
             },
         )
         self._writer.write_record(record)
+        # Out of Python's buffer before the crawl state calls the page known, so a killed
+        # crawl never remembers a page its archive lost.
+        self._warc_fh.flush()
         self.pages += 1
         self.bytes += len(page.body)
 
@@ -137,7 +144,21 @@ class ArchivePipeline:
         assert self.archive is not None
         if isinstance(item, PageItem):
             self.archive.write_page(item)
-            self.archive.log(CrawlEvent(item.url, item.kind, item.status, len(item.body), "kept", referer=item.referer))
+            state = getattr(self.crawler.spider, "state", None)
+            if state is not None and item.content_hash is not None:
+                headers = {k.lower(): v for k, v in item.headers}
+                state.record(item.url, item.kind, item.content_hash, headers.get("etag"), headers.get("last-modified"))
+            self.archive.log(
+                CrawlEvent(
+                    item.url,
+                    item.kind,
+                    item.status,
+                    len(item.body),
+                    "kept",
+                    referer=item.referer,
+                    change=item.change,
+                )
+            )
         elif isinstance(item, CrawlEvent):
             self.archive.log(item)
         return item

@@ -34,6 +34,10 @@ class Politeness:
     concurrent_requests: int | None = None
     autothrottle_max_delay: float | None = None
     user_agent: str | None = None
+    # Incremental crawling: a known article is fetched again (conditionally) only after this
+    # many days; None never. Listing pagination stops at the first page with nothing new.
+    recrawl_after_days: int | None = None
+    stop_when_nothing_new: bool = True
 
 
 @dataclass(frozen=True)
@@ -193,10 +197,14 @@ def load_site(path: Path) -> Site:
         concurrent_requests=crawl_fields.get("concurrent_requests", int, None),
         autothrottle_max_delay=crawl_fields.get("autothrottle_max_delay", float, None),
         user_agent=crawl_fields.text("user_agent", None),
+        recrawl_after_days=crawl_fields.get("recrawl_after_days", int, None),
+        stop_when_nothing_new=crawl_fields.get("stop_when_nothing_new", bool, True),
     )
     crawl_fields.reject_unknown()
     if politeness.download_delay is not None and politeness.download_delay < 0:
         raise crawl_fields.error("download_delay", "must not be negative")
+    if politeness.recrawl_after_days is not None and politeness.recrawl_after_days < 0:
+        raise crawl_fields.error("recrawl_after_days", "must not be negative")
     if politeness.concurrent_requests is not None and politeness.concurrent_requests < 1:
         raise crawl_fields.error("concurrent_requests", "must be at least 1")
 

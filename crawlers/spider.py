@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import lxml.etree
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -26,6 +29,8 @@ from twisted.python.failure import Failure
 
 from crawlers.archive import CrawlEvent, PageItem
 from crawlers.registry import Site
+from crawlers.state import CrawlState, body_hash
+from pipeline.paths import DataLayout
 
 # Bound for gunzipped sitemaps; a bigger one is a bomb, not a sitemap.
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024
@@ -80,10 +85,29 @@ class PortalSpider(scrapy.Spider):
 
     name = "portal"
 
-    def __init__(self, site: Site, **kwargs: Any) -> None:
+    def __init__(self, site: Site, state: CrawlState | None = None, backfill: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.site = site
         self.allowed_domains = list(site.domains)
+        self.state = state
+        self.backfill = backfill
+        self._reported_known: set[str] = set()
+        self._requested: set[str] = set()  # article URLs this run has asked for already
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
+        data_dir = crawler.settings.get("VNPORTALS_DATA_DIR")
+        site: Site = kwargs["site"]
+        if data_dir and "state" not in kwargs:
+            kwargs["state"] = CrawlState(DataLayout(Path(data_dir)), site.slug)
+        kwargs.setdefault("backfill", crawler.settings.getbool("VNPORTALS_BACKFILL"))
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._close_state, signal=signals.spider_closed)
+        return spider
+
+    def _close_state(self) -> None:
+        if self.state is not None:
+            self.state.close()
 
     # -- start -----------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -105,8 +129,30 @@ class PortalSpider(scrapy.Spider):
     def _listing_request(self, url: str, depth: int, referer: str | None) -> scrapy.Request:
         return self._request(url, "listing", self.parse_listing, referer, listing_depth=depth)
 
-    def _article_request(self, url: str, referer: str | None) -> scrapy.Request:
-        return self._request(url, "article", self.parse_article, referer)
+    def _article_request(self, url: str, referer: str | None) -> scrapy.Request | CrawlEvent | None:
+        """A request for an article, conditional when it is known and due again; for a
+        known article that is not due, a "known" event the first time (and None after)."""
+        if url in self._requested:
+            return None  # Scrapy's duplicate filter would drop it; it is not "known" either
+        known = self.state.get(url) if self.state is not None else None
+        if known is None:
+            self._requested.add(url)
+            return self._request(url, "article", self.parse_article, referer)
+        if not self.state.is_due(known, self.site.crawl.recrawl_after_days):  # type: ignore[union-attr]
+            if url in self._reported_known:
+                return None
+            self._reported_known.add(url)
+            return CrawlEvent(url, "article", None, 0, "known", referer=referer)
+        self._requested.add(url)
+        request = self._request(url, "article", self.parse_article, referer, handle_httpstatus_list=[304])
+        if known.etag:
+            request.headers[b"If-None-Match"] = known.etag.encode("latin-1")
+        if known.last_modified:
+            request.headers[b"If-Modified-Since"] = known.last_modified.encode("latin-1")
+        return request
+
+    def _is_new_article(self, url: str) -> bool:
+        return self.state is None or self.state.get(url) is None
 
     # -- callbacks -------------------------------------------------------------------
     def parse_listing(self, response: Response) -> Iterator[Any]:
@@ -114,10 +160,25 @@ class PortalSpider(scrapy.Spider):
         yield from self._follow_links(response)
 
     def parse_article(self, response: Response) -> Iterator[Any]:
+        if response.status == 304:
+            if self.state is not None:
+                self.state.touch(response.url)
+            yield self._event(response, "unchanged", None)
+            return
         if not isinstance(response, TextResponse):
             yield self._event(response, "skipped", "not a text response")
             return
-        yield self._page(response)
+        digest = body_hash(response.body)
+        known = self.state.get(response.url) if self.state is not None else None
+        if known is not None and known.content_hash == digest:
+            if self.state is not None:
+                self.state.touch(response.url)
+            yield self._event(response, "unchanged", None)
+        else:
+            page = self._page(response)
+            page.content_hash = digest
+            page.change = "new" if known is None else "changed"
+            yield page
         yield from self._follow_links(response)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
@@ -141,23 +202,33 @@ class PortalSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             return
         depth = int(response.meta.get("listing_depth", 1))
-        seen: set[str] = set()
+        urls: list[str] = []
         for href in response.css("a::attr(href)").getall():
             href = href.strip()
             if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
                 continue
             url = response.urljoin(href).split("#", 1)[0]
-            if url in seen:
-                continue
-            seen.add(url)
-            yield from self._route(url, response, depth=depth + 1)
+            if url not in urls:
+                urls.append(url)
+        # A listing page that brings no article we have not seen ends its pagination: the
+        # pages after it are older still (unless this is a backfill).
+        follow_listings = (
+            self.backfill
+            or not self.site.crawl.stop_when_nothing_new
+            or response.meta.get("page_kind") != "listing"
+            or any(self.site.is_article_url(u) and self._is_new_article(u) for u in urls if self.site.owns(u))
+        )
+        for url in urls:
+            yield from self._route(url, response, depth=depth + 1, follow_listings=follow_listings)
 
-    def _route(self, url: str, response: Response, depth: int) -> Iterator[scrapy.Request]:
+    def _route(self, url: str, response: Response, depth: int, follow_listings: bool = True) -> Iterator[Any]:
         if not url.startswith(("http://", "https://")) or not self.site.owns(url):
             return
         if self.site.is_article_url(url):
-            yield self._article_request(url, response.url)
-        elif self.site.is_listing_url(url) and depth <= self.site.max_listing_pages:
+            request = self._article_request(url, response.url)
+            if request is not None:
+                yield request
+        elif follow_listings and self.site.is_listing_url(url) and depth <= self.site.max_listing_pages:
             yield self._listing_request(url, depth, response.url)
 
     # -- records ---------------------------------------------------------------------

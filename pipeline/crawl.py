@@ -37,6 +37,10 @@ class CrawlSummary:
     bytes: int = 0
     errors: int = 0
     robots_blocked: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    known_not_fetched: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     errors_by_kind: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
@@ -47,8 +51,9 @@ class CrawlSummary:
         if not self.ok:
             return f"{self.site}: FAILED: {self.failure}"
         return (
-            f"{self.site}: {self.pages_kept} pages kept ({self.articles} articles, "
-            f"{self.listings} listings/feeds), {self.errors} errors, "
+            f"{self.site}: {self.pages_kept} pages kept ({self.listings} listings/feeds; articles "
+            f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{self.known_not_fetched} known and not fetched), {self.errors} errors, "
             f"{self.robots_blocked} blocked by robots.txt, {self.duration_s:.1f}s"
         )
 
@@ -71,8 +76,14 @@ def summarise_log(site: str, run_id: str, log_path: Path) -> CrawlSummary:
                 summary.bytes += int(event["bytes"])
                 if event["kind"] == "article":
                     summary.articles += 1
+                    summary.changed += event.get("change") == "changed"
+                    summary.new += event.get("change") != "changed"
                 else:
                     summary.listings += 1
+            elif outcome == "unchanged":
+                summary.unchanged += 1
+            elif outcome == "known":
+                summary.known_not_fetched += 1
             elif outcome == "robots":
                 summary.robots_blocked += 1
             elif outcome == "error":
