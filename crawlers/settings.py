@@ -60,6 +60,10 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 ITEM_PIPELINES = {"crawlers.archive.ArchivePipeline": 300}
 
+# Not in Scrapy: act on robots.txt Crawl-delay and on Retry-After (see crawlers/politeness.py).
+# Its order puts it after AutoThrottle, so the Crawl-delay floor wins over AutoThrottle.
+EXTENSIONS = {"crawlers.politeness.PolitenessExtension": 1000}
+
 # Scrapy default: LOG_LEVEL DEBUG. The parent process shows progress; INFO is enough.
 LOG_LEVEL = "INFO"
 

@@ -1,0 +1,104 @@
+"""A scriptable imitation portal on 127.0.0.1 for crawl tests, with faults on demand.
+
+Tests put pages in :attr:`PortalServer.pages` (path with query -> :class:`Page`) and change
+them between crawls (a new article, a revised one, a 503). Each page can misbehave the way
+small government servers do: answer with a status sequence, ask to retry after a delay,
+hang after the headers. Every request is recorded with its arrival time, so tests can check
+what was fetched, with which headers, and how far apart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+
+@dataclass
+class Page:
+    body: bytes | str
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    # Statuses to answer before the real one, e.g. [503, 503]; each request takes one.
+    statuses_first: list[int] = field(default_factory=list)
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    at: float
+    headers: dict[str, str]
+
+
+class PortalServer:
+    """An HTTP server on 127.0.0.1 serving :attr:`pages`; use as a context manager."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Page] = {}
+        self.hits: list[Hit] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.hits.append(Hit(self.path, time.monotonic(), dict(self.headers.items())))
+                    page = server.pages.get(self.path)
+                    status = page.statuses_first.pop(0) if page and page.statuses_first else None
+                if page is None:
+                    self._send(404, b"not found", "text/plain", {})
+                    return
+                if status is not None:
+                    self._send(status, b"busy", "text/plain", page.headers)
+                    return
+                if page.etag and self.headers.get("If-None-Match") == page.etag:
+                    self._send(304, b"", page.content_type, {"ETag": page.etag})
+                    return
+                body = page.body.encode("utf-8") if isinstance(page.body, str) else page.body
+                extra = dict(page.headers)
+                if page.etag:
+                    extra["ETag"] = page.etag
+                self._send(page.status, body, page.content_type, extra)
+
+            def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if status != 304:
+                    self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def paths(self) -> list[str]:
+        return [hit.path for hit in self.hits]
+
+    def __enter__(self) -> PortalServer:
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
