@@ -3,6 +3,7 @@ portal, and 429/503 with Retry-After hold the portal for that long before the re
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def test_crawl_delay_spaces_every_request(tmp_path: Path) -> None:
         crawl(registry_for(server, tmp_path), tmp_path / "data")
         times = [hit.at for hit in server.hits]
     assert len(times) == 5  # robots.txt, the listing, three articles
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.95, gaps
 
 
@@ -58,7 +59,7 @@ def test_retry_after_is_honoured(tmp_path: Path) -> None:
         events = crawl(registry_for(server, tmp_path), tmp_path / "data")
         hits = [h.at for h in server.hits if h.path == "/bai/1.html"]
     assert len(hits) == 3  # 429, 503, then the page
-    assert all(b - a >= 0.95 for a, b in zip(hits, hits[1:], strict=False)), hits
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(hits)), hits
     assert any(e["outcome"] == "kept" and e["kind"] == "article" for e in events)
 
 
