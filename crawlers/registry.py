@@ -38,6 +38,7 @@ class Politeness:
     # many days; None never. Listing pagination stops at the first page with nothing new.
     recrawl_after_days: int | None = None
     stop_when_nothing_new: bool = True
+    download_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ def load_site(path: Path) -> Site:
         user_agent=crawl_fields.text("user_agent", None),
         recrawl_after_days=crawl_fields.get("recrawl_after_days", int, None),
         stop_when_nothing_new=crawl_fields.get("stop_when_nothing_new", bool, True),
+        download_timeout=crawl_fields.get("download_timeout", float, None),
     )
     crawl_fields.reject_unknown()
     if politeness.download_delay is not None and politeness.download_delay < 0:

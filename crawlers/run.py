@@ -27,6 +27,7 @@ def crawl_settings(
     mirror_url: str | None,
     log_file: Path | None,
     contact_url: str | None = None,
+    time_budget_s: float | None = None,
 ) -> Settings:
     """The Scrapy settings for one portal's crawl."""
     settings = Settings()
@@ -44,8 +45,13 @@ def crawl_settings(
         overrides["CONCURRENT_REQUESTS_PER_DOMAIN"] = site.crawl.concurrent_requests
     if site.crawl.autothrottle_max_delay is not None:
         overrides["AUTOTHROTTLE_MAX_DELAY"] = site.crawl.autothrottle_max_delay
+    if site.crawl.download_timeout is not None:
+        overrides["DOWNLOAD_TIMEOUT"] = site.crawl.download_timeout
     if site.crawl.user_agent is not None:
         overrides["USER_AGENT"] = site.crawl.user_agent
+    if time_budget_s:
+        # Scrapy's own graceful stop: no new requests, the spider closes, the WARC is finished.
+        overrides["CLOSESPIDER_TIMEOUT"] = time_budget_s
     if mirror_url:
         overrides["VNPORTALS_MIRROR_URL"] = mirror_url
         overrides["DOWNLOAD_HANDLERS"] = {
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirror-url", default=None)
     parser.add_argument("--log-file", type=Path, default=None)
     parser.add_argument("--contact-url", default=None)
+    parser.add_argument("--time-budget", type=float, default=None, help="seconds before the crawl winds down")
     args = parser.parse_args(argv)
 
     sites = load_registry(args.registry)
@@ -79,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown portal {args.site!r}", file=sys.stderr)
         return 2
     site = sites[args.site]
-    settings = crawl_settings(site, args.data_dir, args.run_id, args.mirror_url, args.log_file, args.contact_url)
+    settings = crawl_settings(
+        site, args.data_dir, args.run_id, args.mirror_url, args.log_file, args.contact_url, args.time_budget
+    )
     process = CrawlerProcess(settings, install_root_handler=True)
     process.crawl(PortalSpider, site=site)
     process.start()

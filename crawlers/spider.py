@@ -80,6 +80,31 @@ def sitemap_entries(body: bytes) -> tuple[str, list[str]]:
     return sitemap.type, [entry["loc"] for entry in sitemap if entry.get("loc")]
 
 
+# Magic numbers of files portals serve as "text/html" by mistake (attachments, scans).
+_BINARY_MAGIC = {
+    b"%PDF": "a PDF",
+    b"PK\x03\x04": "a zip or Office file",
+    b"\xd0\xcf\x11\xe0": "an old Office file",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+}
+
+
+def not_html(response: Response) -> str | None:
+    """Why a response to an article request is not an HTML page to keep, or None."""
+    if not isinstance(response, TextResponse):
+        return "not a text response"
+    body = response.body.lstrip()
+    if not body:
+        return "empty body"
+    ctype = (response.headers.get(b"Content-Type") or b"?").decode("latin-1")
+    for magic, what in _BINARY_MAGIC.items():
+        if body.startswith(magic):
+            return f"{what} served as {ctype}"
+    return None
+
+
 class PortalSpider(scrapy.Spider):
     """Crawls one portal as its :class:`~crawlers.registry.Site` describes it."""
 
@@ -165,8 +190,9 @@ class PortalSpider(scrapy.Spider):
                 self.state.touch(response.url)
             yield self._event(response, "unchanged", None)
             return
-        if not isinstance(response, TextResponse):
-            yield self._event(response, "skipped", "not a text response")
+        refused = not_html(response)
+        if refused:
+            yield self._event(response, "skipped", refused)
             return
         digest = body_hash(response.body)
         known = self.state.get(response.url) if self.state is not None else None

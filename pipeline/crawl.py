@@ -23,6 +23,9 @@ from pipeline.paths import DataLayout
 
 Progress = Callable[[str], None]
 
+# How long past its time budget a crawl may take to wind down before it is stopped.
+GRACE_S = 30.0
+
 
 @dataclass
 class CrawlSummary:
@@ -165,6 +168,8 @@ def crawl_sites(
                 cmd += ["--mirror-url", mirror_url]
             if contact:
                 cmd += ["--contact-url", contact]
+            if time_budget_s is not None:
+                cmd += ["--time-budget", str(time_budget_s)]
             proc = subprocess.Popen(
                 cmd,
                 stdout=subprocess.DEVNULL,
@@ -180,8 +185,13 @@ def crawl_sites(
                 job.shown = pages
                 say(f"crawl {job.site.slug}: {pages} URLs so far")
             elapsed = time.monotonic() - job.started
-            if time_budget_s is not None and elapsed > time_budget_s and job.process.poll() is None:
-                job.process.terminate()  # Scrapy closes the spider gracefully on SIGTERM
+            if time_budget_s is not None and job.process.poll() is None:
+                # The crawl stops itself at its budget (CLOSESPIDER_TIMEOUT); a process still
+                # alive well after it is stuck: SIGTERM (Scrapy's graceful stop), then SIGKILL.
+                if elapsed > time_budget_s + GRACE_S:
+                    job.process.terminate()
+                if elapsed > time_budget_s + 2 * GRACE_S:
+                    job.process.kill()
             code = job.process.poll()
             if code is None:
                 continue

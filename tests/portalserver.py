@@ -9,6 +9,9 @@ what was fetched, with which headers, and how far apart.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +28,9 @@ class Page:
     # Statuses to answer before the real one, e.g. [503, 503]; each request takes one.
     statuses_first: list[int] = field(default_factory=list)
     etag: str | None = None
+    # Misbehaviour: "hang" (headers, then nothing), "reset" (connection reset mid-body),
+    # "short" (fewer bytes than Content-Length), "endless" (a body that never ends).
+    fault: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class PortalServer:
         self.pages: dict[str, Page] = {}
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
+        self._release = threading.Event()  # frees handlers that hang
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +68,9 @@ class PortalServer:
                     self._send(304, b"", page.content_type, {"ETag": page.etag})
                     return
                 body = page.body.encode("utf-8") if isinstance(page.body, str) else page.body
+                if page.fault:
+                    self._misbehave(page.fault, body, page.content_type)
+                    return
                 extra = dict(page.headers)
                 if page.etag:
                     extra["ETag"] = page.etag
@@ -76,11 +86,36 @@ class PortalServer:
                 if status != 304:
                     self.wfile.write(body)
 
+            def _misbehave(self, fault: str, body: bytes, ctype: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                if fault == "endless":
+                    self.end_headers()
+                    chunk = b"<p>" + b"x" * 65530 + b"</p>"
+                    with contextlib.suppress(OSError):
+                        for _ in range(2048):  # 128 MiB at most, then the server gives up
+                            self.wfile.write(chunk)
+                    self.close_connection = True
+                    return
+                self.send_header("Content-Length", str(len(body) * 4))
+                self.end_headers()
+                if fault == "hang":
+                    server._release.wait(timeout=30)
+                elif fault == "short":
+                    self.wfile.write(body)
+                elif fault == "reset":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    # SO_LINGER 0: close with RST instead of FIN.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        self._httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
 
     @property
     def port(self) -> int:
@@ -100,5 +135,6 @@ class PortalServer:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
