@@ -19,6 +19,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from scrapy import Request, signals
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -130,7 +131,27 @@ class ArchivePipeline:
         run_id = crawler.settings.get("VNPORTALS_RUN_ID")
         if not data_dir or not run_id:
             raise ValueError("VNPORTALS_DATA_DIR and VNPORTALS_RUN_ID must be set")
-        return cls(crawler, DataLayout(Path(data_dir)), run_id)
+        pipeline = cls(crawler, DataLayout(Path(data_dir)), run_id)
+        crawler.signals.connect(pipeline.request_dropped, signal=signals.request_dropped)
+        return pipeline
+
+    def request_dropped(self, request: Request) -> None:
+        """Requests the scheduler drops without an errback: duplicates (not worth a line)
+        and off-portal ones, such as a redirect to another host (logged)."""
+        site = getattr(self.crawler.spider, "site", None)
+        if self.archive is None or site is None or site.owns(request.url):
+            return
+        self.archive.log(
+            CrawlEvent(
+                request.url,
+                str(request.meta.get("page_kind", "")),
+                None,
+                0,
+                "dropped",
+                "off the portal's domains",
+                request.meta.get("referer_url"),
+            )
+        )
 
     def open_spider(self) -> None:
         site = self.crawler.spider.site  # type: ignore[union-attr]

@@ -50,6 +50,26 @@ class ExtractHints:
 
 
 @dataclass(frozen=True)
+class ValidateThresholds:
+    """Per-portal data-quality thresholds (``[validate]`` table), read by the validation step
+    (see ``expectations/``). Row-level bounds quarantine single articles; batch-level shares
+    and the article count fail the portal's whole batch."""
+
+    min_body_words: int = 20
+    max_body_words: int = 20_000
+    # Share of the letters that only Vietnamese writes (ă đ ơ ư and tone-marked letters);
+    # Vietnamese prose has 0.15-0.25, French or English text 0.
+    min_vietnamese_share: float = 0.08
+    max_undated_share: float = 0.2
+    max_empty_body_share: float = 0.1
+    # A batch fails when it has fewer than ratio x the median article count of the portal's
+    # last count_history_runs runs (checked once min_history_runs runs are known).
+    min_count_ratio: float = 0.2
+    count_history_runs: int = 7
+    min_history_runs: int = 3
+
+
+@dataclass(frozen=True)
 class Site:
     """One portal, as its site config describes it."""
 
@@ -70,6 +90,7 @@ class Site:
     path: Path
     crawl: Politeness = field(default_factory=Politeness)
     extract: ExtractHints = field(default_factory=ExtractHints)
+    validate: ValidateThresholds = field(default_factory=ValidateThresholds)
 
     def is_article_url(self, url: str) -> bool:
         return _matches(self.article_urls, url) and not _matches(self.deny_urls, url)
@@ -165,6 +186,26 @@ def _domain_list(fields: _Fields) -> tuple[str, ...]:
     return domains
 
 
+def _validate_thresholds(fields: _Fields) -> ValidateThresholds:
+    """The ``[validate]`` table: every field optional, defaults from :class:`ValidateThresholds`."""
+    default = ValidateThresholds()
+    values: dict[str, Any] = {}
+    for name, value in vars(default).items():
+        values[name] = fields.get(name, type(value), value)
+    fields.reject_unknown()
+    for name in ("min_vietnamese_share", "max_undated_share", "max_empty_body_share", "min_count_ratio"):
+        if not 0.0 <= values[name] <= 1.0:
+            raise fields.error(name, "must be between 0 and 1")
+    for name in ("min_body_words", "count_history_runs", "min_history_runs"):
+        if values[name] < (0 if name == "min_body_words" else 1):
+            raise fields.error(name, "must not be negative" if name == "min_body_words" else "must be at least 1")
+    if values["max_body_words"] < values["min_body_words"]:
+        raise fields.error("max_body_words", "must not be below min_body_words")
+    if values["min_history_runs"] > values["count_history_runs"]:
+        raise fields.error("min_history_runs", "must not exceed count_history_runs")
+    return ValidateThresholds(**values)
+
+
 def load_site(path: Path) -> Site:
     """Load and validate one site config; raises :class:`RegistryError` naming file and field."""
     slug = path.stem
@@ -217,6 +258,7 @@ def load_site(path: Path) -> Site:
         body_xpaths=extract_fields.strings("body_xpaths"),
     )
     extract_fields.reject_unknown()
+    thresholds = _validate_thresholds(_Fields(path, fields.get("validate", dict, {}), "validate."))
 
     site = Site(
         slug=slug,
@@ -236,6 +278,7 @@ def load_site(path: Path) -> Site:
         path=path,
         crawl=politeness,
         extract=hints,
+        validate=thresholds,
     )
     if not site.article_urls:
         raise fields.error("article_urls", "must list at least one pattern")

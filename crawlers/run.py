@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
@@ -18,6 +19,15 @@ from scrapy.settings import Settings
 from crawlers import settings as project_settings
 from crawlers.registry import Site, load_registry
 from crawlers.spider import PortalSpider
+
+
+def trusted_hosts(site: Site) -> set[str]:
+    """The hosts the registry names for a portal: its domains and the hosts of its start
+    URLs, feeds and sitemaps (trusted whatever address they resolve to)."""
+    hosts = set(site.domains)
+    for url in (*site.start_urls, *site.feeds, *site.sitemaps):
+        hosts.add((urlsplit(url).hostname or "").lower())
+    return hosts - {""}
 
 
 def crawl_settings(
@@ -35,6 +45,7 @@ def crawl_settings(
     overrides: dict[str, object] = {
         "VNPORTALS_DATA_DIR": str(data_dir),
         "VNPORTALS_RUN_ID": run_id,
+        "VNPORTALS_TRUSTED_HOSTS": sorted(trusted_hosts(site)),
     }
     if contact_url:
         overrides["USER_AGENT"] = f"vnportals/0.1 (+{contact_url}; news archive crawler)"
@@ -54,7 +65,9 @@ def crawl_settings(
         overrides["CLOSESPIDER_TIMEOUT"] = time_budget_s
     if mirror_url:
         overrides["VNPORTALS_MIRROR_URL"] = mirror_url
+        overrides["VNPORTALS_TRUSTED_HOSTS"] = sorted(trusted_hosts(site) | {urlsplit(mirror_url).hostname or ""})
         overrides["DOWNLOAD_HANDLERS"] = {
+            **project_settings.DOWNLOAD_HANDLERS,
             "http": "crawlers.mirror.MirrorDownloadHandler",
             "https": "crawlers.mirror.MirrorDownloadHandler",
         }

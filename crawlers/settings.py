@@ -60,6 +60,14 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 ITEM_PIPELINES = {"crawlers.archive.ArchivePipeline": 300}
 
+# Not in Scrapy: refuse internal addresses outside the registry, checked on the resolved
+# address and on IP literals, and every scheme but http(s) (see crawlers/safety.py).
+# Scrapy's default resolver is scrapy.resolver.CachingThreadedResolver; ours extends it.
+TWISTED_DNS_RESOLVER = "crawlers.safety.GuardedResolver"
+DOWNLOADER_MIDDLEWARES = {"crawlers.safety.AddressGuardMiddleware": 40}
+# Scrapy enables file://, s3://, ftp:// and data: handlers by default; a news crawl needs none.
+DOWNLOAD_HANDLERS: dict[str, str | None] = {"file": None, "s3": None, "ftp": None, "data": None}
+
 # Not in Scrapy: act on robots.txt Crawl-delay and on Retry-After (see crawlers/politeness.py).
 # Its order puts it after AutoThrottle, so the Crawl-delay floor wins over AutoThrottle.
 EXTENSIONS = {"crawlers.politeness.PolitenessExtension": 1000}

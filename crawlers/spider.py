@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 
 from crawlers.archive import CrawlEvent, PageItem
 from crawlers.registry import Site
+from crawlers.safety import refusal
 from crawlers.state import CrawlState, body_hash
 from pipeline.paths import DataLayout
 
@@ -299,6 +300,6 @@ class PortalSpider(scrapy.Spider):
         elif failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
             yield CrawlEvent(request.url, kind, None, 0, "robots", "forbidden by robots.txt", referer)
         else:
-            error = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+            error = refusal(request.url) or f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
             self.logger.warning("%s failed: %s", request.url, error)
             yield CrawlEvent(request.url, kind, None, 0, "error", error, referer)
