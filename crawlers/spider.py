@@ -11,6 +11,7 @@ without a trace.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,8 +47,17 @@ def _safe_xml_parser() -> lxml.etree.XMLParser:
     return lxml.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True, load_dtd=False)
 
 
+_DOCTYPE_RE = re.compile(rb"<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.DOTALL | re.IGNORECASE)
+
+
+def without_doctype(body: bytes) -> bytes:
+    """Feeds and sitemaps need no DTD: dropping it leaves no entity to expand or fetch."""
+    return _DOCTYPE_RE.sub(b"", body[:65536], count=1) + body[65536:]
+
+
 def feed_links(body: bytes) -> list[str]:
     """Article links of an RSS 2.0, RSS 1.0 or Atom feed, in feed order."""
+    body = without_doctype(body)
     try:
         root = lxml.etree.fromstring(body, parser=_safe_xml_parser())
     except lxml.etree.XMLSyntaxError:
@@ -74,6 +84,7 @@ def sitemap_entries(body: bytes) -> tuple[str, list[str]]:
     """(type, locations) of a sitemap or sitemap index; gzip bodies are inflated with a bound."""
     if body[:2] == b"\x1f\x8b":
         body = gunzip(body, max_size=SITEMAP_MAX_BYTES)
+    body = without_doctype(body)
     try:
         sitemap = Sitemap(body)
     except (lxml.etree.XMLSyntaxError, StopIteration):
@@ -214,8 +225,12 @@ class PortalSpider(scrapy.Spider):
             yield from self._route(response.urljoin(url), response, depth=1)
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        try:
+            kind, locations = sitemap_entries(response.body)
+        except ValueError as exc:  # a gzip bomb, bounded by SITEMAP_MAX_BYTES
+            yield self._event(response, "error", f"sitemap refused: {exc}")
+            return
         yield self._page(response)
-        kind, locations = sitemap_entries(response.body)
         for loc in locations:
             url = response.urljoin(loc)
             if kind == "sitemapindex":

@@ -97,7 +97,8 @@ def article_row(article: Article, site: str, fetched_at: datetime, extracted_at:
 def partition_of(published_at: datetime | None) -> str:
     if published_at is None:
         return UNDATED
-    return published_at.astimezone(VN_TZ).strftime("%Y-%m")
+    local = published_at.astimezone(VN_TZ)
+    return f"{local.year:04d}-{local.month:02d}"  # strftime("%Y") does not pad years below 1000
 
 
 @dataclass
