@@ -23,9 +23,10 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.archive import KIND_FIELD
 from crawlers.registry import Site
+from pipeline.isolation import DEFAULT_TIMEOUT_S, ExtractionError, IsolatedExtractor
 from pipeline.paths import DataLayout
 from pipeline.storage import ARTICLE_SCHEMA, article_row
-from transforms import Article, extract_article
+from transforms import Article
 from transforms.repetition import paragraph_counts, repeated_from_counts, strip_repeated
 
 log = logging.getLogger(__name__)
@@ -106,27 +107,44 @@ def update_repetition(layout: DataLayout, site: str, run_id: str, bodies: list[l
     return repeated_from_counts(total, sum(int(run["pages"]) for run in state.values()))
 
 
-def extract_warc(site: Site, warc: Path, out: Path, layout: DataLayout) -> ExtractSummary:
-    """Extract one WARC into one Parquet batch."""
+def extract_warc(
+    site: Site, warc: Path, out: Path, layout: DataLayout, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> ExtractSummary:
+    """Extract one WARC into one Parquet batch, each page in an isolated worker under a
+    wall clock (a pathological page fails alone, with its URL and the reason)."""
     summary = ExtractSummary(site=site.slug)
     found: list[tuple[Article, datetime]] = []
     extracted_at = datetime.now(UTC)
-    for page in read_warc(warc):
-        if page.kind != "article":
-            continue
-        summary.pages += 1
-        try:
-            article = extract_article(page.body, page.url, site=site.slug, hints=site.extract, charset=page.charset)
-        except Exception as exc:  # one bad page never stops the batch; it is counted
-            summary.failed += 1
-            summary.failures.append(f"{page.url}: {type(exc).__name__}: {exc}")
-            log.warning("extraction failed for %s: %s", page.url, exc)
-            continue
-        if article is None:
-            summary.not_articles += 1
-            continue
-        summary.articles += 1
-        found.append((article, page.fetched_at))
+    with IsolatedExtractor(timeout_s=timeout_s) as extractor:
+        for page in read_warc(warc):
+            if page.kind != "article":
+                continue
+            summary.pages += 1
+            try:
+                article = extractor.extract(page.body, page.url, site.slug, hints=site.extract, charset=page.charset)
+            except ExtractionError as exc:  # one bad page never stops the batch; it is counted
+                summary.failed += 1
+                summary.failures.append(f"{page.url}: {exc}")
+                log.warning("extraction failed for %s: %s", page.url, exc)
+                continue
+            if article is None:
+                summary.not_articles += 1
+                continue
+            summary.articles += 1
+            found.append((article, page.fetched_at))
+    return _write_batch(site, warc, out, layout, summary, found, extracted_at)
+
+
+def _write_batch(
+    site: Site,
+    warc: Path,
+    out: Path,
+    layout: DataLayout,
+    summary: ExtractSummary,
+    found: list[tuple[Article, datetime]],
+    extracted_at: datetime,
+) -> ExtractSummary:
+    """Strip the portal's learned repetition and write the batch aside, then into place."""
     repeated = update_repetition(layout, site.slug, DataLayout.run_id_of(warc), [a.paragraphs for a, _ in found])
     rows = [
         article_row(strip_repeated(article, repeated), site.slug, fetched_at, extracted_at)

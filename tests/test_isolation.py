@@ -1,0 +1,92 @@
+"""Extraction of pathological pages is bounded by a per-document wall clock in an isolated
+worker: one page never stalls or crashes the batch."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from pipeline.isolation import ExtractionError, IsolatedExtractor
+from tests.conftest import bundled_sites, gold_articles
+
+
+def good_page() -> tuple[bytes, str]:
+    gold = gold_articles("longbien")[0]
+    return gold.html(), gold.url
+
+
+def test_nested_divs_and_giant_tables_are_bounded() -> None:
+    html, url = good_page()
+    nested = b"<html><body>" + b"<div>" * 500_000 + b"text" + b"</div>" * 500_000 + b"</body></html>"
+    giant = (
+        b"<html><body><table>"
+        + b"<tr>"
+        + b"<td>x</td>" * 1000
+        + b"</tr>" * 1
+        + (b"<tr>" + b"<td>y</td>" * 1000 + b"</tr>") * 1000
+        + b"</table></body></html>"
+    )
+    with IsolatedExtractor(timeout_s=5) as extractor:
+        for page in (nested, giant):
+            try:
+                assert extractor.extract(page, "https://example.vn/x") is None
+            except ExtractionError as exc:
+                assert "within 5 s" in str(exc) or "worker died" in str(exc)
+        # The worker that was killed or survived still serves the next page.
+        article = extractor.extract(html, url, "longbien", hints=bundled_sites()["longbien"].extract)
+    assert article is not None and article.title == gold_articles("longbien")[0].data["title"]
+
+
+def test_a_crashing_worker_is_replaced() -> None:
+    html, url = good_page()
+    with IsolatedExtractor(timeout_s=20) as extractor:
+        extractor.extract(html, url)
+        os.kill(extractor._process.pid, signal.SIGKILL)
+        with pytest.raises(ExtractionError, match="died"):
+            extractor.extract(html, url)
+        assert extractor.extract(html, url) is not None
+
+
+def test_the_extract_step_counts_a_stuck_page_and_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.isolation as isolation
+    from pipeline.extract import extract_warc
+    from pipeline.paths import DataLayout
+
+    real = isolation.extract_article
+
+    def slow_on_one(html: bytes, url: str, *args: object, **kwargs: object) -> object:
+        if url.endswith("4220712152000274.htm"):
+            import time
+
+            time.sleep(60)
+        return real(html, url, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(isolation, "extract_article", slow_on_one)
+    from crawlers.archive import PageItem, RawArchive
+
+    layout = DataLayout(tmp_path)
+    archive = RawArchive(layout, "longbien", "20261123T010000Z")
+    for gold in gold_articles("longbien"):
+        archive.write_page(
+            PageItem(
+                gold.url,
+                "article",
+                200,
+                [("Content-Type", "text/html; charset=utf-8")],
+                gold.html(),
+                "2026-11-23T01:00:00+00:00",
+            )
+        )
+    archive.close()
+    summary = extract_warc(
+        bundled_sites()["longbien"],
+        layout.warc_path("longbien", "20261123T010000Z"),
+        layout.extracted_path("longbien", "20261123T010000Z"),
+        layout,
+        timeout_s=3,
+    )
+    assert summary.failed == 1 and "4220712152000274" in summary.failures[0]
+    assert summary.articles == len(gold_articles("longbien")) - 1
