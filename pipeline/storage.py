@@ -10,9 +10,11 @@ give ~170,000 small directories.)
 
 A publish rewrites each partition it touches whole: new files are written to a staging
 folder on the same file system and swapped in with one atomic rename (``renameat2``
-``RENAME_EXCHANGE`` on Linux), so a reader or a killed run sees the old partition or the
-new one, never half of each. Publishing is idempotent: an article is one row keyed by
-``article_id``; a row whose content hash is unchanged is left exactly as it was.
+``RENAME_EXCHANGE`` on Linux), so a reader sees the old partition or the new one, never
+half of each. Across partitions, a journal is the commit point: a publish killed before it
+has changed nothing; one killed after it is completed by the next publish. Publishing is
+idempotent: an article is one row keyed by ``article_id``; a row whose content hash is
+unchanged is left exactly as it was.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import fcntl
+import json
 import os
 import shutil
 import uuid
@@ -28,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -170,6 +174,47 @@ def publish_lock(layout: DataLayout) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+# -- the publish journal ------------------------------------------------------------------
+def _journal_path(layout: DataLayout) -> Path:
+    return layout.root / ".publish-journal.json"
+
+
+def _write_journal(layout: DataLayout, journal: dict[str, Any]) -> None:
+    path = _journal_path(layout)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(journal, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    _fsync_dir(layout.root)
+
+
+def _roll_forward(layout: DataLayout) -> None:
+    """Carry out a committed publish: swap in every staged partition not yet swapped (each
+    carries a ``.txn-<id>`` marker, so a swap already done is recognised), delete emptied
+    partitions, then drop the journal. Safe to run again at any point."""
+    path = _journal_path(layout)
+    if not path.exists():
+        return
+    journal = json.loads(path.read_text(encoding="utf-8"))
+    txn_id = journal["txn"]
+    txn = layout.staging / "publish" / txn_id
+    marker = f".txn-{txn_id}"
+    for month, action in sorted(journal["plan"].items()):
+        target = layout.articles / f"{PARTITION}={month}"
+        staged = txn / f"{PARTITION}={month}"
+        if action == "delete":
+            shutil.rmtree(target, ignore_errors=True)
+        elif not (target / marker).exists() and (staged / marker).exists():
+            _swap_in(staged, target)
+    path.unlink()
+    _fsync_dir(layout.root)
+    for month in journal["plan"]:
+        (layout.articles / f"{PARTITION}={month}" / marker).unlink(missing_ok=True)
+    shutil.rmtree(txn, ignore_errors=True)
+
+
 # -- reading ------------------------------------------------------------------------------
 def read_articles(layout: DataLayout, columns: list[str] | None = None) -> pa.Table:
     """The published dataset (with its ``published_month`` column), or an empty table."""
@@ -223,6 +268,7 @@ def publish(data_dir: Path, batches: list[Path]) -> PublishSummary:
     layout = DataLayout(data_dir)
     summary = PublishSummary()
     with publish_lock(layout):
+        _roll_forward(layout)  # a publish killed after its commit point is finished first
         shutil.rmtree(layout.staging / "publish", ignore_errors=True)
         tables = [pq.read_table(p, schema=ARTICLE_SCHEMA) for p in batches if p.exists()]
         incoming = _latest_per_article(pa.concat_tables(tables)) if tables else ARTICLE_SCHEMA.empty_table()
@@ -261,7 +307,9 @@ def publish(data_dir: Path, batches: list[Path]) -> PublishSummary:
             by_partition.setdefault(months[i], []).append(i)
 
         touched = sorted(set(by_partition) | set(moved_out))
-        txn = layout.staging / "publish" / uuid.uuid4().hex
+        txn_id = uuid.uuid4().hex
+        txn = layout.staging / "publish" / txn_id
+        plan: dict[str, str] = {}  # month -> "swap" or "delete"
         for month in touched:
             current = _read_partition(layout, month)
             drop = moved_out.get(month, set())
@@ -270,14 +318,17 @@ def publish(data_dir: Path, batches: list[Path]) -> PublishSummary:
                 current = current.filter(mask)
             added = incoming.take(pa.array(by_partition.get(month, []), pa.int64()))
             merged = _sorted(pa.concat_tables([current, added]))
-            staged = txn / f"{PARTITION}={month}"
             if merged.num_rows == 0:
-                shutil.rmtree(layout.articles / f"{PARTITION}={month}", ignore_errors=True)
-                summary.partitions.append(month)
+                plan[month] = "delete"
                 continue
-            _write_partition(merged, staged)
-            _swap_in(staged, layout.articles / f"{PARTITION}={month}")
-            summary.partitions.append(month)
-        shutil.rmtree(txn, ignore_errors=True)
+            _write_partition(merged, txn / f"{PARTITION}={month}")
+            (txn / f"{PARTITION}={month}" / f".txn-{txn_id}").touch()
+            plan[month] = "swap"
+        # Commit point: once the journal is in place the publish is decided, and a run that
+        # dies after it is completed by the next one (roll forward); before it, nothing of
+        # the dataset has changed.
+        _write_journal(layout, {"txn": txn_id, "plan": plan})
+        _roll_forward(layout)
+        summary.partitions = sorted(plan)
         summary.rows_total = read_articles(layout, ["article_id"]).num_rows
     return summary
