@@ -133,6 +133,7 @@ class ArchivePipeline:
             raise ValueError("VNPORTALS_DATA_DIR and VNPORTALS_RUN_ID must be set")
         pipeline = cls(crawler, DataLayout(Path(data_dir)), run_id)
         crawler.signals.connect(pipeline.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
     def request_dropped(self, request: Request) -> None:
@@ -160,6 +161,26 @@ class ArchivePipeline:
     def close_spider(self) -> None:
         if self.archive is not None:
             self.archive.close()
+
+    def spider_closed(self, reason: str) -> None:
+        self._write_stats(reason)
+
+    def _write_stats(self, reason: str) -> None:
+        """The crawl's own counters the crawl log cannot show (retries, why it finished,
+        memory), beside the log, for the crawl report."""
+        assert self.archive is not None
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        keep = {
+            k: v
+            for k, v in stats.items()
+            if k.startswith(
+                ("retry/", "downloader/response_status_count/", "robotstxt/", "offsite/", "memusage/max", "vnportals/")
+            )
+            or k in ("finish_reason", "elapsed_time_seconds", "downloader/response_bytes")
+        }
+        keep["finish_reason"] = reason
+        path = self.archive.log_path.with_name(self.archive.log_path.name.replace(".crawl.jsonl", ".stats.json"))
+        path.write_text(json.dumps(keep, default=str, indent=1), encoding="utf-8")
 
     def process_item(self, item: Any) -> Any:
         assert self.archive is not None

@@ -47,6 +47,9 @@ class CrawlSummary:
     statuses: dict[str, int] = field(default_factory=dict)
     errors_by_kind: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
+    retries: int = 0
+    finish_reason: str | None = None
+    peak_memory_mb: float | None = None
     failure: str | None = None
     warc: str | None = None
 
@@ -56,8 +59,9 @@ class CrawlSummary:
         return (
             f"{self.site}: {self.pages_kept} pages kept ({self.listings} listings/feeds; articles "
             f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
-            f"{self.known_not_fetched} known and not fetched), {self.errors} errors, "
+            f"{self.known_not_fetched} known and not fetched), {self.errors} errors, {self.retries} retries, "
             f"{self.robots_blocked} blocked by robots.txt, {self.duration_s:.1f}s"
+            + (f", stopped: {self.finish_reason}" if self.finish_reason not in (None, "finished") else "")
         )
 
 
@@ -94,6 +98,13 @@ def summarise_log(site: str, run_id: str, log_path: Path) -> CrawlSummary:
                 errors[str(event.get("error", "")).split(":", 1)[0]] += 1
     summary.statuses = dict(statuses)
     summary.errors_by_kind = dict(errors)
+    stats_path = log_path.with_name(log_path.name.replace(".crawl.jsonl", ".stats.json"))
+    if stats_path.exists():
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        summary.retries = int(stats.get("retry/count", 0))
+        summary.finish_reason = stats.get("finish_reason")
+        if stats.get("memusage/max"):
+            summary.peak_memory_mb = round(int(stats["memusage/max"]) / 2**20, 1)
     return summary
 
 
