@@ -122,12 +122,11 @@ class PortalSpider(scrapy.Spider):
 
     name = "portal"
 
-    def __init__(self, site: Site, state: CrawlState | None = None, backfill: bool = False, **kwargs: Any) -> None:
+    def __init__(self, site: Site, state: CrawlState | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.site = site
         self.allowed_domains = list(site.domains)
         self.state = state
-        self.backfill = backfill
         self._reported_known: set[str] = set()
         self._requested: set[str] = set()  # article URLs this run has asked for already
 
@@ -137,7 +136,6 @@ class PortalSpider(scrapy.Spider):
         site: Site = kwargs["site"]
         if data_dir and "state" not in kwargs:
             kwargs["state"] = CrawlState(DataLayout(Path(data_dir)), site.slug)
-        kwargs.setdefault("backfill", crawler.settings.getbool("VNPORTALS_BACKFILL"))
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._close_state, signal=signals.spider_closed)
         return spider
@@ -253,10 +251,9 @@ class PortalSpider(scrapy.Spider):
             if url not in urls:
                 urls.append(url)
         # A listing page that brings no article we have not seen ends its pagination: the
-        # pages after it are older still (unless this is a backfill).
+        # pages after it are older still (a backfill sets stop_when_nothing_new = false).
         follow_listings = (
-            self.backfill
-            or not self.site.crawl.stop_when_nothing_new
+            not self.site.crawl.stop_when_nothing_new
             or response.meta.get("page_kind") != "listing"
             or any(self.site.is_article_url(u) and self._is_new_article(u) for u in urls if self.site.owns(u))
         )
