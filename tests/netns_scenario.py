@@ -72,7 +72,24 @@ def main(workdir: Path) -> None:
         events = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
         hosts = sorted({hit.headers.get("Host", "") for hit in server.hits})
         paths = sorted({hit.path for hit in server.hits})
-    print(json.dumps({"ok": summary.ok, "hosts": hosts, "paths": paths, "events": events, "port": port}))
+        dead = dead_portal(workdir, port)
+    print(json.dumps({"ok": summary.ok, "hosts": hosts, "paths": paths, "events": events, "port": port, "dead": dead}))
+
+
+def dead_portal(workdir: Path, port: int) -> dict[str, object]:
+    """A portal whose host name does not resolve (there is no DNS server in the namespace)."""
+    registry = workdir / "dead-sites"
+    registry.mkdir()
+    (registry / "khongco.toml").write_text(
+        'name = "Cổng không tồn tại"\nkind = "government"\nprovince = "Hà Nội"\ndomains = ["khongco.test"]\n'
+        f"start_urls = [\"http://khongco.test:{port}/tin-tuc\"]\narticle_urls = ['/bai/']\n"
+        "[crawl]\ndownload_delay = 0\n",
+        encoding="utf-8",
+    )
+    (summary,) = crawl_sites(
+        list(load_registry(registry).values()), workdir / "data", new_run_id(), registry_dir=registry
+    )
+    return {"ok": summary.ok, "failure": summary.failure}
 
 
 if __name__ == "__main__":

@@ -87,3 +87,9 @@ def test_portal_subdomains_resolving_inside_are_refused(scenario: dict[str, obje
 def test_off_portal_links_and_redirects_are_dropped(scenario: dict[str, object], fragment: str) -> None:
     events = events_for(scenario, fragment)
     assert all(e["outcome"] != "kept" for e in events)
+
+
+def test_a_portal_whose_name_does_not_resolve_fails_with_the_reason(scenario: dict[str, object]) -> None:
+    dead = scenario["dead"]
+    assert dead["ok"] is False  # type: ignore[index]
+    assert "CannotResolveHostError" in str(dead["failure"]) or "DNS" in str(dead["failure"])  # type: ignore[index]
