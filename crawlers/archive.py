@@ -134,6 +134,7 @@ class ArchivePipeline:
         pipeline = cls(crawler, DataLayout(Path(data_dir)), run_id)
         crawler.signals.connect(pipeline.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.spider_error, signal=signals.spider_error)
         return pipeline
 
     def request_dropped(self, request: Request) -> None:
@@ -161,6 +162,22 @@ class ArchivePipeline:
     def close_spider(self) -> None:
         if self.archive is not None:
             self.archive.close()
+
+    def spider_error(self, failure: Any, response: Any) -> None:
+        """A callback that raised: the page is logged with the error, the crawl goes on."""
+        if self.archive is None:
+            return
+        error = f"parse error: {type(failure.value).__name__}: {failure.getErrorMessage()}"
+        self.archive.log(
+            CrawlEvent(
+                response.url,
+                str(response.meta.get("page_kind", "")),
+                response.status,
+                len(response.body),
+                "error",
+                error,
+            )
+        )
 
     def spider_closed(self, reason: str) -> None:
         self._write_stats(reason)

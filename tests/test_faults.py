@@ -41,7 +41,7 @@ def crawl(
         encoding="utf-8",
     )
     data, run_id = tmp_path / "data", new_run_id()
-    (summary,) = crawl_sites(
+    (_summary,) = crawl_sites(
         list(load_registry(registry).values()), data, run_id, registry_dir=registry, time_budget_s=budget
     )
     log = DataLayout(data).crawl_log_path("loi", run_id)
@@ -93,3 +93,49 @@ def test_a_crawl_over_its_budget_ends_gracefully(tmp_path: Path) -> None:
     assert 0 < len(kept) < 20  # it stopped early, and what it fetched is kept
     pages = list(read_warc(DataLayout(data).warc_path("loi", run_id)))  # the WARC is complete
     assert len([p for p in pages if p.kind == "article"]) == len(kept)
+
+
+def test_a_page_whose_parsing_raises_is_logged_and_the_crawl_goes_on(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with PortalServer() as server:
+        server.pages["/robots.txt"] = Page("User-agent: *\nAllow: /\n", content_type="text/plain")
+        server.pages["/tin-tuc"] = listing([1, 2, 3], None)
+        server.pages.update({f"/bai/{n}.html": article(n) for n in (1, 2, 3)})
+        registry = tmp_path / "sites"
+        registry.mkdir()
+        (registry / "loi.toml").write_text(
+            'name = "Cổng lỗi"\nkind = "government"\nprovince = "Cao Bằng"\ndomains = ["127.0.0.1"]\n'
+            f'start_urls = ["{server.base}/tin-tuc"]\n'
+            "article_urls = ['/bai/\\d+\\.html$']\nlisting_urls = ['/tin-tuc$']\n[crawl]\ndownload_delay = 0\n",
+            encoding="utf-8",
+        )
+        data, run_id = tmp_path / "data", new_run_id()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.raising_spider",
+                "--site",
+                "loi",
+                "--registry",
+                str(registry),
+                "--data-dir",
+                str(data),
+                "--run-id",
+                run_id,
+            ],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [
+        json.loads(line) for line in DataLayout(data).crawl_log_path("loi", run_id).read_text("utf-8").splitlines()
+    ]
+    by_page = {str(e["url"]).rsplit("/", 1)[-1]: e for e in events}
+    assert by_page["2.html"]["outcome"] == "error" and "parse error" in str(by_page["2.html"]["error"])
+    assert by_page["1.html"]["outcome"] == by_page["3.html"]["outcome"] == "kept"
