@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from crawlers.registry import Site
 from crawlers.safety import refusal
 from crawlers.state import CrawlState, body_hash
 from pipeline.paths import DataLayout
+from transforms.dates import parse_iso_date
 
 # Bound for gunzipped sitemaps; a bigger one is a bomb, not a sitemap.
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024
@@ -55,8 +57,23 @@ def without_doctype(body: bytes) -> bytes:
     return _DOCTYPE_RE.sub(b"", body[:65536], count=1) + body[65536:]
 
 
-def feed_links(body: bytes) -> list[str]:
-    """Article links of an RSS 2.0, RSS 1.0 or Atom feed, in feed order."""
+def _when(text: str | None) -> datetime | None:
+    """A feed or sitemap date: W3C/ISO 8601 or RFC 822; None when absent or unreadable."""
+    if not text or not text.strip():
+        return None
+    parsed = parse_iso_date(text.strip())
+    if parsed is not None:
+        return parsed
+    try:
+        value = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def feed_items(body: bytes) -> list[tuple[str, datetime | None]]:
+    """(link, last update) of each item of an RSS 2.0, RSS 1.0 or Atom feed, in feed order;
+    the update is the item's ``updated``, ``dc:date`` or ``pubDate``, when given."""
     body = without_doctype(body)
     try:
         root = lxml.etree.fromstring(body, parser=_safe_xml_parser())
@@ -64,24 +81,39 @@ def feed_links(body: bytes) -> list[str]:
         return []
     if root is None:
         return []
-    links: list[str] = []
+    items: list[tuple[str, datetime | None]] = []
     for el in root.iter():
-        if not isinstance(el.tag, str):
+        if not isinstance(el.tag, str) or lxml.etree.QName(el).localname not in ("item", "entry"):
             continue
-        tag = lxml.etree.QName(el).localname
-        if tag == "link":
-            href = el.get("href")
-            parent = el.getparent()
-            parent_tag = lxml.etree.QName(parent).localname if parent is not None else ""
-            if href and parent_tag == "entry" and el.get("rel", "alternate") == "alternate":
-                links.append(href.strip())
-            elif not href and el.text and parent_tag == "item":
-                links.append(el.text.strip())
-    return links
+        link, stamps = None, {}
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            name = lxml.etree.QName(child).localname
+            if name == "link":
+                href = child.get("href")
+                if href and child.get("rel", "alternate") == "alternate":
+                    link = href.strip()
+                elif not href and child.text:
+                    link = child.text.strip()
+            elif name in ("updated", "date", "pubDate", "published", "modified"):
+                stamps[name] = child.text
+        if link:
+            stamp = next(
+                (stamps[k] for k in ("updated", "modified", "date", "pubDate", "published") if k in stamps), None
+            )
+            items.append((link, _when(stamp)))
+    return items
 
 
-def sitemap_entries(body: bytes) -> tuple[str, list[str]]:
-    """(type, locations) of a sitemap or sitemap index; gzip bodies are inflated with a bound."""
+def feed_links(body: bytes) -> list[str]:
+    """Article links of a feed, in feed order."""
+    return [link for link, _ in feed_items(body)]
+
+
+def sitemap_items(body: bytes) -> tuple[str, list[tuple[str, datetime | None]]]:
+    """(type, [(location, lastmod)]) of a sitemap or sitemap index; gzip bodies are inflated
+    with a bound."""
     if body[:2] == b"\x1f\x8b":
         body = gunzip(body, max_size=SITEMAP_MAX_BYTES)
     body = without_doctype(body)
@@ -89,7 +121,13 @@ def sitemap_entries(body: bytes) -> tuple[str, list[str]]:
         sitemap = Sitemap(body)
     except (lxml.etree.XMLSyntaxError, StopIteration):
         return "", []
-    return sitemap.type, [entry["loc"] for entry in sitemap if entry.get("loc")]
+    return sitemap.type, [(e["loc"], _when(e.get("lastmod"))) for e in sitemap if e.get("loc")]
+
+
+def sitemap_entries(body: bytes) -> tuple[str, list[str]]:
+    """(type, locations) of a sitemap or sitemap index."""
+    kind, items = sitemap_items(body)
+    return kind, [loc for loc, _ in items]
 
 
 # Magic numbers of files portals serve as "text/html" by mistake (attachments, scans).
@@ -164,16 +202,20 @@ class PortalSpider(scrapy.Spider):
     def _listing_request(self, url: str, depth: int, referer: str | None) -> scrapy.Request:
         return self._request(url, "listing", self.parse_listing, referer, listing_depth=depth)
 
-    def _article_request(self, url: str, referer: str | None) -> scrapy.Request | CrawlEvent | None:
-        """A request for an article, conditional when it is known and due again; for a
-        known article that is not due, a "known" event the first time (and None after)."""
+    def _article_request(
+        self, url: str, referer: str | None, updated: datetime | None = None
+    ) -> scrapy.Request | CrawlEvent | None:
+        """A request for an article, conditional when it is known and due again (its feed or
+        sitemap says it was updated since we fetched it, or the recrawl policy says so); for
+        a known article that is not due, a "known" event the first time (and None after)."""
         if url in self._requested:
             return None  # Scrapy's duplicate filter would drop it; it is not "known" either
         known = self.state.get(url) if self.state is not None else None
         if known is None:
             self._requested.add(url)
             return self._request(url, "article", self.parse_article, referer)
-        if not self.state.is_due(known, self.site.crawl.recrawl_after_days):  # type: ignore[union-attr]
+        revised = updated is not None and updated > known.last_fetched
+        if not revised and not self.state.is_due(known, self.site.crawl.recrawl_after_days):  # type: ignore[union-attr]
             if url in self._reported_known:
                 return None
             self._reported_known.add(url)
@@ -219,23 +261,23 @@ class PortalSpider(scrapy.Spider):
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         yield self._page(response)
-        for url in feed_links(response.body):
-            yield from self._route(response.urljoin(url), response, depth=1)
+        for url, updated in feed_items(response.body):
+            yield from self._route(response.urljoin(url), response, depth=1, updated=updated)
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         try:
-            kind, locations = sitemap_entries(response.body)
+            kind, items = sitemap_items(response.body)
         except ValueError as exc:  # a gzip bomb, bounded by SITEMAP_MAX_BYTES
             yield self._event(response, "error", f"sitemap refused: {exc}")
             return
         yield self._page(response)
-        for loc in locations:
+        for loc, lastmod in items:
             url = response.urljoin(loc)
             if kind == "sitemapindex":
                 if self.site.owns(url):
                     yield self._request(url, "sitemap", self.parse_sitemap, response.url)
             else:
-                yield from self._route(url, response, depth=1)
+                yield from self._route(url, response, depth=1, updated=lastmod)
 
     # -- links -----------------------------------------------------------------------
     def _follow_links(self, response: Response) -> Iterator[scrapy.Request]:
@@ -260,11 +302,18 @@ class PortalSpider(scrapy.Spider):
         for url in urls:
             yield from self._route(url, response, depth=depth + 1, follow_listings=follow_listings)
 
-    def _route(self, url: str, response: Response, depth: int, follow_listings: bool = True) -> Iterator[Any]:
+    def _route(
+        self,
+        url: str,
+        response: Response,
+        depth: int,
+        follow_listings: bool = True,
+        updated: datetime | None = None,
+    ) -> Iterator[Any]:
         if not url.startswith(("http://", "https://")) or not self.site.owns(url):
             return
         if self.site.is_article_url(url):
-            request = self._article_request(url, response.url)
+            request = self._article_request(url, response.url, updated)
             if request is not None:
                 yield request
         elif follow_listings and self.site.is_listing_url(url) and depth <= self.site.max_listing_pages:

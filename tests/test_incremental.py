@@ -118,3 +118,47 @@ def test_pagination_stops_at_a_page_with_nothing_new(tmp_path: Path) -> None:
     assert "/tin-tuc" in second
     assert "/tin-tuc?page=2" not in second
     assert not [p for p in second if p.startswith("/bai/")]
+
+
+def sitemap(entries: dict[int, str]) -> Page:
+    urls = "".join(
+        f"<url><loc>http://127.0.0.1:{{port}}/bai/{n}.html</loc><lastmod>{when}</lastmod></url>"
+        for n, when in entries.items()
+    )
+    return Page(
+        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
+        content_type="application/xml",
+    )
+
+
+def test_a_revision_announced_by_the_sitemap_is_fetched_and_nothing_else(tmp_path: Path) -> None:
+    registry, data = tmp_path / "sites", tmp_path / "data"
+    with PortalServer() as server:
+        build(server, registry, "")
+        toml = registry / "phuongmau.toml"
+        toml.write_text(
+            toml.read_text("utf-8").replace("[crawl]", f'sitemaps = ["{server.base}/sitemap.xml"]\n[crawl]'),
+            encoding="utf-8",
+        )
+
+        def publish_sitemap(entries: dict[int, str]) -> None:
+            page = sitemap(entries)
+            page.body = str(page.body).replace("{port}", str(server.port))
+            server.pages["/sitemap.xml"] = page
+
+        old = "2024-03-01T08:00:00+07:00"
+        publish_sitemap({n: old for n in range(1, 6)})
+        night(registry, data)
+        first_night = len(server.hits)
+
+        server.pages["/bai/2.html"] = article(2, revision="Bổ sung: kinh phí thực hiện là 12 tỷ đồng.")
+        server.pages["/bai/6.html"] = article(6)
+        server.pages["/tin-tuc"] = listing([6, 5, 4], "/tin-tuc?page=2")
+        publish_sitemap({**{n: old for n in range(1, 6)}, 2: "2099-01-01T00:00:00+07:00", 6: old})
+        night(registry, data)
+        second = sorted({h.path for h in server.hits[first_night:]})
+
+    assert [p for p in second if p.startswith("/bai/")] == ["/bai/2.html", "/bai/6.html"]
+    published = rows(data)
+    assert len(published) == 6
+    assert "Bổ sung: kinh phí" in str(published["2.html"]["body"])
