@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from scrapy.robotstxt import RobotParser
 
 
+CRAWL_DELAY_MARGIN_S = 0.25
+
+
 def retry_after_seconds(value: str, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` value: delta-seconds or an HTTP date."""
     value = value.strip()
@@ -76,7 +79,9 @@ class PolitenessExtension:
         delay = robotparser.crawl_delay(self.user_agent) or robotparser.crawl_delay("*")
         if delay:
             key, _ = self._slot(request)
-            self.floors[key] = float(delay)
+            # A margin over the asked delay: the server measures gaps between arrivals, and
+            # a request that left late must not make the next one look early.
+            self.floors[key] = float(delay) + CRAWL_DELAY_MARGIN_S
             self._apply_floor(request)
 
     def request_reached_downloader(self, request: Request, spider: Any) -> None:
