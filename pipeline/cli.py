@@ -1,4 +1,4 @@
-"""The ``vnportals`` command line: sites, crawl, extract, publish, run, demo.
+"""The ``vnportals`` command line: sites, crawl, extract, validate, publish, run, demo.
 
 Every subcommand takes ``--data-dir`` (default ``./data``), ``--sites`` (comma-separated
 slugs; all enabled portals by default) and ``--registry`` (a folder of site configs; the
@@ -16,7 +16,15 @@ from pathlib import Path
 from crawlers.registry import RegistryError, Site, load_registry, select_sites
 from pipeline.mirror import MIRROR_DIR, MirrorServer
 from pipeline.paths import DataLayout
-from pipeline.steps import RunSummary, crawl_step, extract_step, publish_step, run_all
+from pipeline.steps import (
+    RunSummary,
+    ValidationFailed,
+    crawl_step,
+    extract_step,
+    publish_step,
+    run_all,
+    validate_step,
+)
 
 
 class CliError(Exception):
@@ -61,6 +69,18 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 1 if any(r.failed for r in results) else 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    sites = _sites(args)
+    try:
+        validate_step(sites, args.data_dir, run_id=args.run, revalidate=args.all, progress=_say)
+    except ValidationFailed as failed:
+        _say(str(failed))
+        return 1
+    layout = DataLayout(args.data_dir)
+    _say(f"validated batches: {layout.validated}  quarantine: {layout.quarantine}")
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     sites = _sites(args)
     publish_step(sites, args.data_dir, progress=_say)
@@ -76,15 +96,23 @@ def _report(summary: RunSummary, data_dir: Path) -> int:
         _say("  crawl   " + crawl.line())
     for extract in summary.extract:
         _say("  extract " + extract.line())
+    if summary.validate:
+        for portal in summary.validate.portals:
+            _say("  validate " + portal.line())
     if summary.publish:
         _say("  publish " + summary.publish.line())
     _say(f"articles dataset: {layout.articles}  (hive partitions published_month=YYYY-MM)")
     _say(f"raw archive:      {layout.raw}")
+    _say(f"quarantine:       {layout.quarantine}  (hive partitions run_date=YYYY-MM-DD)")
+    if summary.validate and summary.validate.report_path:
+        _say(f"validation report: {summary.validate.report_path}")
     _say(f"run summary:      {layout.run_summary_path(summary.run_id)}")
+    if summary.validation_failure:
+        _say(summary.validation_failure)
     if summary.failed_sites:
         _say("failed portals: " + "; ".join(c.line() for c in summary.failed_sites))
         return 1
-    return 0
+    return 1 if summary.validation_failure else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -127,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         "sites": ("list and validate the portal registry", cmd_sites),
         "crawl": ("crawl the portals into the raw archive", cmd_crawl),
         "extract": ("extract articles from the raw archive", cmd_extract),
-        "publish": ("merge extracted articles into the Parquet dataset", cmd_publish),
-        "run": ("crawl, extract and publish against the real portals", cmd_run),
+        "validate": ("check extracted batches: passing rows to publish, failing ones to quarantine", cmd_validate),
+        "publish": ("merge validated articles into the Parquet dataset", cmd_publish),
+        "run": ("crawl, extract, validate and publish against the real portals", cmd_run),
         "demo": ("serve the bundled offline mirror and run every step against it", cmd_demo),
     }
     for name, (help_text, func) in commands.items():
@@ -138,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--mirror-url", default=None, help="answer every request from this mirror server (testing)")
         if name == "extract":
             p.add_argument("--all", action="store_true", help="re-extract every WARC, not only the new ones")
+        if name == "validate":
+            p.add_argument("--run", default=None, help="validate (again) this run's batches, e.g. 20261123T010000Z")
+            p.add_argument("--all", action="store_true", help="validate every extracted batch again")
     return parser
 
 

@@ -8,6 +8,12 @@ scraped text, so nothing a page says can place a file outside the data dir.
 <data>/raw/<site>/<run_id>.crawl.jsonl    per-URL crawl log of that run
 <data>/raw/<site>/<run_id>.summary.json   what the crawl run did, in numbers
 <data>/extracted/<site>/<run_id>.parquet  article records extracted from that run's WARC
+<data>/validated/<site>/<run_id>.parquet  the rows of that batch that passed validation (publish reads these)
+<data>/quarantine/run_date=YYYY-MM-DD/<site>-<run_id>.parquet  the rows that failed, with the reasons
+<data>/validation/<run_id>/results.json   what validation found in that run, per portal
+<data>/validation/<run_id>/gx/            the run's Great Expectations validation results (JSON)
+<data>/validation/<run_id>/docs/index.html  the run's Data Docs (static HTML report)
+<data>/validation/.static/                the reports' fonts and images, hard-linked into each run's docs
 <data>/articles/published_month=YYYY-MM/part-NNNNN.parquet   the published dataset
 <data>/runs/<run_id>.json                 the summary of one CLI/DAG run
 <data>/state/<site>/...                   what is learned between runs (repeated paragraphs)
@@ -28,6 +34,12 @@ _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 def new_run_id(now: datetime | None = None) -> str:
     """A sortable run id from the UTC time, e.g. ``20261123T010000123456Z``."""
     return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def run_date(run_id: str) -> str:
+    """The UTC date a run started, ``YYYY-MM-DD`` (the quarantine's partition)."""
+    _check_run_id(run_id)
+    return f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}"
 
 
 def _check_slug(site: str) -> str:
@@ -65,6 +77,18 @@ class DataLayout:
         return self.root / "runs"
 
     @property
+    def validated(self) -> Path:
+        return self.root / "validated"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def validation(self) -> Path:
+        return self.root / "validation"
+
+    @property
     def state(self) -> Path:
         """What the pipeline learns and remembers between runs, per portal."""
         return self.root / "state"
@@ -86,6 +110,21 @@ class DataLayout:
     def extracted_path(self, site: str, run_id: str) -> Path:
         return self.extracted / _check_slug(site) / f"{_check_run_id(run_id)}.parquet"
 
+    def validated_path(self, site: str, run_id: str) -> Path:
+        return self.validated / _check_slug(site) / f"{_check_run_id(run_id)}.parquet"
+
+    def quarantine_path(self, site: str, run_id: str) -> Path:
+        return self.quarantine / f"run_date={run_date(run_id)}" / f"{_check_slug(site)}-{run_id}.parquet"
+
+    def validation_dir(self, run_id: str) -> Path:
+        return self.validation / _check_run_id(run_id)
+
+    def validation_results_path(self, run_id: str) -> Path:
+        return self.validation_dir(run_id) / "results.json"
+
+    def data_docs_index(self, run_id: str) -> Path:
+        return self.validation_dir(run_id) / "docs" / "index.html"
+
     def run_summary_path(self, run_id: str) -> Path:
         return self.runs / f"{_check_run_id(run_id)}.json"
 
@@ -94,6 +133,9 @@ class DataLayout:
 
     def extracted_files(self, site: str) -> list[Path]:
         return sorted((self.extracted / _check_slug(site)).glob("*.parquet"))
+
+    def validated_files(self, site: str) -> list[Path]:
+        return sorted((self.validated / _check_slug(site)).glob("*.parquet"))
 
     @staticmethod
     def run_id_of(path: Path) -> str:
