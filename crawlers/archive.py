@@ -141,16 +141,23 @@ class ArchivePipeline:
         """Requests the scheduler drops without an errback: duplicates (not worth a line)
         and off-portal ones, such as a redirect to another host (logged)."""
         site = getattr(self.crawler.spider, "site", None)
-        if self.archive is None or site is None or site.owns(request.url):
+        if self.archive is None or site is None:
             return
+        if not site.owns(request.url):
+            reason = "off the portal's domains"
+        elif request.meta.get("redirect_urls"):
+            hops = " -> ".join([*request.meta["redirect_urls"], request.url])
+            reason = f"redirect loop: {hops}"
+        else:
+            return  # an ordinary duplicate
         self.archive.log(
             CrawlEvent(
                 request.url,
                 str(request.meta.get("page_kind", "")),
                 None,
                 0,
-                "dropped",
-                "off the portal's domains",
+                "error",
+                reason,
                 request.meta.get("referer_url"),
             )
         )

@@ -25,6 +25,8 @@ FAULTY = {
     8: Page(b""),
     9: Page("<html><body><h1>Không tìm thấy trang</h1></body></html>"),
     10: Page(b"<html><body>" + b"<div>" * 1000 + b"x" * (20 * 1024 * 1024) + b"</body></html>"),
+    11: Page(b"", status=302, headers={"Location": "/bai/12.html"}),
+    12: Page(b"", status=302, headers={"Location": "/bai/11.html"}),
 }
 
 
@@ -55,7 +57,7 @@ def faulty_portal() -> PortalServer:
     server.pages["/tin-tuc"] = listing([*GOOD, *FAULTY], None)
     server.pages.update({f"/bai/{n}.html": article(n) for n in GOOD})
     for n, page in FAULTY.items():
-        if n not in (7, 8, 9, 10):
+        if n not in (7, 8, 9, 10, 11, 12):
             page.body = article(n).body
         server.pages[f"/bai/{n}.html"] = page
     server.pages["/bai/2.html"].statuses_first = [503, 503]
@@ -74,6 +76,8 @@ def test_faults_are_survived_and_never_archived(faulty_portal: PortalServer, tmp
         assert outcome[f"{n}.html"]["outcome"] == "error", outcome[f"{n}.html"]
     assert "PDF" in str(outcome["7.html"]["error"])
     assert outcome["8.html"]["error"] == "empty body"
+    loop = [e for e in events if str(e["url"]).endswith(("/bai/11.html", "/bai/12.html")) and e["outcome"] == "error"]
+    assert loop and "redirect" in str(loop[-1]["error"])  # a redirect loop ends, logged
 
 
 def test_a_200_not_found_page_is_not_an_article() -> None:
