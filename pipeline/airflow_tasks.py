@@ -16,7 +16,6 @@ import importlib
 import importlib.util
 import json
 import logging
-import multiprocessing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
@@ -147,23 +146,8 @@ def crawl_portal(
     return asdict(summary)
 
 
-def allow_child_processes() -> None:
-    """Let this task start worker processes even under Celery.
-
-    Celery's prefork pool marks its worker processes daemonic and an Airflow task process
-    forked from one inherits the mark; ``multiprocessing`` then refuses to start children
-    ("daemonic processes are not allowed to have children"), and extraction runs each page
-    in a child process (:mod:`pipeline.isolation`). The task process is not a daemon: it
-    waits for its children and ends them, so the mark is cleared.
-    """
-    process = multiprocessing.current_process()
-    if process.daemon:
-        process._config["daemon"] = False  # type: ignore[attr-defined]  # the public setter refuses
-
-
 def extract_portal(crawl: dict[str, Any], settings: RunSettings, say: Say = _say) -> dict[str, Any]:
     """Extract the articles of one portal's crawl (its WARC of this run) into a batch."""
-    allow_child_processes()
     site = _site(str(crawl["site"]), settings)
     run_id = str(crawl["run_id"])
     (summary,) = extract_step([site], settings.data_dir, run_id=run_id, progress=say)  # says the numbers
@@ -367,17 +351,11 @@ def plan_reextract(
 
 def reextract_portal(job: dict[str, Any], settings: RunSettings, say: Say = _say) -> dict[str, Any]:
     """Re-extract one portal's archived crawl runs with today's rules (no fetching)."""
-    allow_child_processes()
     site = _site(str(job["site"]), settings)
     total = ExtractSummary(site=site.slug)
     for run_id in job["run_ids"]:
         (part,) = extract_step([site], settings.data_dir, run_id=str(run_id), progress=say)
-        total.pages += part.pages
-        total.articles += part.articles
-        total.not_articles += part.not_articles
-        total.failed += part.failed
-        total.failures += part.failures
-        total.files += part.files
+        total.add(part)
     say(
         f"re-extract {site.slug}: {total.articles} articles, {total.not_articles} pages not articles, "
         f"{total.failed} failed, from {total.pages} article pages in {len(job['run_ids'])} crawl runs"

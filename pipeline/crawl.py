@@ -108,12 +108,16 @@ def summarise_log(site: str, run_id: str, log_path: Path) -> CrawlSummary:
     return summary
 
 
-def _count_lines(path: Path) -> int:
+def _new_lines(path: Path, offset: int) -> tuple[int, int]:
+    """Lines appended to a growing log since ``offset``, and the new offset (only the new
+    bytes are read, so following a long crawl stays cheap)."""
     try:
         with path.open("rb") as fh:
-            return sum(1 for _ in fh)
+            fh.seek(offset)
+            chunk = fh.read()
     except FileNotFoundError:
-        return 0
+        return 0, offset
+    return chunk.count(b"\n"), offset + len(chunk)
 
 
 def _last_error_line(log_file: Path) -> str:
@@ -135,6 +139,8 @@ class _Running:
     started: float
     log_file: Path
     shown: int = 0
+    lines: int = 0
+    offset: int = 0
 
 
 def crawl_sites(
@@ -191,7 +197,9 @@ def crawl_sites(
             say(f"crawl {site.slug}: started")
         time.sleep(0.2)
         for job in list(running):
-            pages = _count_lines(layout.crawl_log_path(job.site.slug, run_id))
+            added, job.offset = _new_lines(layout.crawl_log_path(job.site.slug, run_id), job.offset)
+            job.lines += added
+            pages = job.lines
             if pages >= job.shown + 10:
                 job.shown = pages
                 say(f"crawl {job.site.slug}: {pages} URLs so far")

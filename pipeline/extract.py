@@ -44,6 +44,15 @@ class ExtractSummary:
     failures: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
+    def add(self, part: ExtractSummary) -> None:
+        """Count another batch of the same portal in."""
+        self.pages += part.pages
+        self.articles += part.articles
+        self.not_articles += part.not_articles
+        self.failed += part.failed
+        self.failures += part.failures
+        self.files += part.files
+
     def line(self) -> str:
         return (
             f"{self.site}: {self.articles} articles from {self.pages} article pages "
@@ -172,11 +181,5 @@ def extract_site(site: Site, data_dir: Path, *, run_id: str | None = None, reext
         out = layout.extracted_path(site.slug, DataLayout.run_id_of(warc))
         if out.exists() and not reextract and not run_id:
             continue
-        part = extract_warc(site, warc, out, layout)
-        total.pages += part.pages
-        total.articles += part.articles
-        total.not_articles += part.not_articles
-        total.failed += part.failed
-        total.failures += part.failures
-        total.files += part.files
+        total.add(extract_warc(site, warc, out, layout))
     return total

@@ -54,6 +54,19 @@ def _serve(conn: Connection, memory_bytes: int) -> None:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
+def _allow_children() -> None:
+    """Let this process start the worker even when it runs inside a daemonic process.
+
+    Celery's prefork pool marks its processes daemonic and an Airflow task forked from one
+    inherits the mark; ``multiprocessing`` then refuses to start children. This extractor
+    always waits for and ends its worker, so the mark is cleared here, where the child is
+    made (the public setter refuses; the field is private).
+    """
+    process = multiprocessing.current_process()
+    if process.daemon:
+        process._config["daemon"] = False  # type: ignore[attr-defined]
+
+
 class IsolatedExtractor:
     """``extract_article`` behind a process boundary and a per-page time limit."""
 
@@ -65,6 +78,7 @@ class IsolatedExtractor:
         self._conn: Connection | None = None
 
     def _start(self) -> Connection:
+        _allow_children()
         parent, child = self._context.Pipe()
         self._process = self._context.Process(target=_serve, args=(child, self.memory_bytes), daemon=True)
         self._process.start()

@@ -98,14 +98,17 @@ class DataLayout:
         """Scratch space on the same file system, so finished files can be renamed in."""
         return self.root / ".staging"
 
+    def _raw_file(self, site: str, run_id: str, suffix: str) -> Path:
+        return self.raw / _check_slug(site) / f"{_check_run_id(run_id)}{suffix}"
+
     def warc_path(self, site: str, run_id: str) -> Path:
-        return self.raw / _check_slug(site) / f"{_check_run_id(run_id)}.warc.gz"
+        return self._raw_file(site, run_id, ".warc.gz")
 
     def crawl_log_path(self, site: str, run_id: str) -> Path:
-        return self.raw / _check_slug(site) / f"{_check_run_id(run_id)}.crawl.jsonl"
+        return self._raw_file(site, run_id, ".crawl.jsonl")
 
     def crawl_summary_path(self, site: str, run_id: str) -> Path:
-        return self.raw / _check_slug(site) / f"{_check_run_id(run_id)}.summary.json"
+        return self._raw_file(site, run_id, ".summary.json")
 
     def extracted_path(self, site: str, run_id: str) -> Path:
         return self.extracted / _check_slug(site) / f"{_check_run_id(run_id)}.parquet"
