@@ -28,7 +28,7 @@ import lxml.html  # noqa: E402
 import trafilatura  # noqa: E402
 from readability import Document  # noqa: E402
 
-from crawlers.registry import load_registry  # noqa: E402
+from kernel.registry import load_registry  # noqa: E402
 from pipeline.mirror import MIRROR_DIR, mirror_file  # noqa: E402
 from transforms import extract_article  # noqa: E402
 from transforms.evaluation import Gold, load_gold, token_score  # noqa: E402

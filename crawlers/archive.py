@@ -23,7 +23,7 @@ from scrapy import Request, signals
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipeline.paths import DataLayout
+from kernel.layout import DataLayout, write_atomic
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -73,6 +73,7 @@ class RawArchive:
 
     def __init__(self, layout: DataLayout, site: str, run_id: str) -> None:
         self.site = site
+        self.stats_path = layout.crawl_stats_path(site, run_id)
         self.warc_path = layout.warc_path(site, run_id)
         self.log_path = layout.crawl_log_path(site, run_id)
         self.warc_path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,8 +204,7 @@ class ArchivePipeline:
             or k in ("finish_reason", "elapsed_time_seconds", "downloader/response_bytes")
         }
         keep["finish_reason"] = reason
-        path = self.archive.log_path.with_name(self.archive.log_path.name.replace(".crawl.jsonl", ".stats.json"))
-        path.write_text(json.dumps(keep, default=str, indent=1), encoding="utf-8")
+        write_atomic(self.archive.stats_path, json.dumps(keep, default=str, indent=1))
 
     def process_item(self, item: Any) -> Any:
         assert self.archive is not None

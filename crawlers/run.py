@@ -17,8 +17,8 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawlers import settings as project_settings
-from crawlers.registry import Site, load_registry
 from crawlers.spider import PortalSpider
+from kernel.registry import Site, load_registry
 
 
 def trusted_hosts(site: Site) -> set[str]:

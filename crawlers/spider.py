@@ -30,11 +30,11 @@ from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from crawlers.archive import CrawlEvent, PageItem
-from crawlers.registry import Site
 from crawlers.safety import refusal
 from crawlers.state import CrawlState, body_hash
-from pipeline.paths import DataLayout
-from transforms.dates import parse_iso_date
+from kernel.layout import DataLayout
+from kernel.registry import Site
+from kernel.timestamps import parse_iso_date
 
 # Bound for gunzipped sitemaps; a bigger one is a bomb, not a sitemap.
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024
@@ -156,7 +156,7 @@ def not_html(response: Response) -> str | None:
 
 
 class PortalSpider(scrapy.Spider):
-    """Crawls one portal as its :class:`~crawlers.registry.Site` describes it."""
+    """Crawls one portal as its :class:`~kernel.registry.Site` describes it."""
 
     name = "portal"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline.paths import DataLayout
+from kernel.layout import DataLayout
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -52,7 +52,7 @@ class CrawlState:
     """The per-portal URL memory (a context manager; one writer per portal)."""
 
     def __init__(self, layout: DataLayout, site: str) -> None:
-        self.path: Path = layout.state / site / "crawl.sqlite"
+        self.path: Path = layout.crawl_state_path(site)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -8,7 +8,7 @@ failing row, *what* was found: the furniture phrase, the mojibake, the share.
   writes (ă đ ơ ư and the tone-marked letters of U+1EA0-U+1EF9). Vietnamese prose has
   0.15-0.25; French, English, and TCVN3/VNI mojibake have none.
 * ``furniture_phrases``: the phrases of the extractor's catalogue
-  (:data:`transforms.furniture.FURNITURE_PHRASES`, the one source of truth) found in the
+  (:data:`kernel.furniture.FURNITURE_PHRASES`, the one source of truth) found in the
   body, joined with " | "; null when there are none.
 * ``double_encoding``: a snippet around the first sign of UTF-8 text decoded as
   windows-1252 or Latin-1 ("Ä‘" for "đ", "á»™" for "ộ"), or of U+FFFD replacement
@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from transforms.furniture import FURNITURE_PHRASES
+from kernel.furniture import FURNITURE_PHRASES
 
 DERIVED_COLUMNS = ("batch_row", "vietnamese_letter_share", "furniture_phrases", "double_encoding")
 

@@ -32,7 +32,6 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from crawlers.registry import Site
 from expectations import report
 from expectations.columns import with_derived_columns
 from expectations.suites import (
@@ -46,6 +45,7 @@ from expectations.suites import (
     suite_path,
 )
 from expectations.verdict import BatchFailure, Verdict
+from kernel.registry import Site
 
 ROW_ID_COLUMNS = ["batch_row", "article_id", "url"]
 EXAMPLES = 3

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawlers.registry import Site, ValidateThresholds
+from kernel.registry import Site, ValidateThresholds
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 ARTICLE = "article"

@@ -48,7 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
         "(default: `data/` in the project folder, `/opt/vnportals/data` in the image)",
         runtime=True,
     ),
-    Setting("VNPORTALS_REGISTRY", "", "folder of site configs (default: the bundled `crawlers/sites`)", runtime=True),
+    Setting("VNPORTALS_REGISTRY", "", "folder of site configs (default: the bundled `kernel/sites`)", runtime=True),
     Setting(
         "VNPORTALS_MIRROR_URL",
         "",

@@ -22,14 +22,14 @@ from dataclasses import asdict, is_dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from crawlers.registry import Site, load_registry, select_sites
+from kernel.layout import DataLayout, new_run_id
+from kernel.registry import Site, load_registry, select_sites
+from kernel.timestamps import VN_TZ
 from pipeline.airflow_settings import BUNDLED_MIRROR, RunSettings
 from pipeline.crawl import CrawlSummary
 from pipeline.extract import ExtractSummary
-from pipeline.paths import DataLayout, new_run_id
 from pipeline.steps import RunSummary, crawl_step, extract_step, publish_step
 from pipeline.storage import PublishSummary
-from transforms.dates import VN_TZ
 
 log = logging.getLogger("vnportals")
 

@@ -2,7 +2,7 @@
 
 Every subcommand takes ``--data-dir`` (default ``./data``), ``--sites`` (comma-separated
 slugs; all enabled portals by default) and ``--registry`` (a folder of site configs; the
-bundled ``crawlers/sites`` by default). Errors are one line naming the portal, file or URL,
+bundled ``kernel/sites`` by default). Errors are one line naming the portal, file or URL,
 with exit status 2; a run in which some portal failed exits with status 1.
 """
 
@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from crawlers.registry import RegistryError, Site, load_registry, select_sites
+from kernel.layout import DataLayout
+from kernel.registry import RegistryError, Site, load_registry, select_sites
 from pipeline.mirror import MIRROR_DIR, MirrorServer
-from pipeline.paths import DataLayout
 from pipeline.steps import (
     RunSummary,
     ValidationFailed,
@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--registry",
         type=Path,
         default=None,
-        help="folder of site configs (default: the bundled crawlers/sites)",
+        help="folder of site configs (default: the bundled kernel/sites)",
     )
     commands: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
         "sites": ("list and validate the portal registry", cmd_sites),

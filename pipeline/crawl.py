@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from crawlers.registry import Site
-from pipeline.paths import DataLayout
+from kernel.layout import DataLayout
+from kernel.registry import Site
 
 Progress = Callable[[str], None]
 
@@ -65,7 +65,7 @@ class CrawlSummary:
         )
 
 
-def summarise_log(site: str, run_id: str, log_path: Path) -> CrawlSummary:
+def summarise_log(site: str, run_id: str, log_path: Path, stats_path: Path | None = None) -> CrawlSummary:
     """Count a crawl log's lines into a summary."""
     summary = CrawlSummary(site=site, run_id=run_id, ok=True)
     statuses: Counter[str] = Counter()
@@ -98,8 +98,7 @@ def summarise_log(site: str, run_id: str, log_path: Path) -> CrawlSummary:
                 errors[str(event.get("error", "")).split(":", 1)[0]] += 1
     summary.statuses = dict(statuses)
     summary.errors_by_kind = dict(errors)
-    stats_path = log_path.with_name(log_path.name.replace(".crawl.jsonl", ".stats.json"))
-    if stats_path.exists():
+    if stats_path is not None and stats_path.exists():
         stats = json.loads(stats_path.read_text(encoding="utf-8"))
         summary.retries = int(stats.get("retry/count", 0))
         summary.finish_reason = stats.get("finish_reason")
@@ -164,7 +163,7 @@ def crawl_sites(
     while pending or running:
         while pending and len(running) < max(parallel, 1):
             site = pending.pop(0)
-            log_file = layout.raw / site.slug / f"{run_id}.scrapy.log"
+            log_file = layout.scrapy_log_path(site.slug, run_id)
             log_file.parent.mkdir(parents=True, exist_ok=True)
             cmd = [
                 sys.executable,
@@ -215,7 +214,12 @@ def crawl_sites(
             if code is None:
                 continue
             running.remove(job)
-            summary = summarise_log(job.site.slug, run_id, layout.crawl_log_path(job.site.slug, run_id))
+            summary = summarise_log(
+                job.site.slug,
+                run_id,
+                layout.crawl_log_path(job.site.slug, run_id),
+                layout.crawl_stats_path(job.site.slug, run_id),
+            )
             summary.duration_s = round(elapsed, 2)
             summary.warc = str(layout.warc_path(job.site.slug, run_id))
             if code != 0:

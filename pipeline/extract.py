@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.archive import KIND_FIELD
-from crawlers.registry import Site
+from kernel.article import Article
+from kernel.layout import DataLayout, write_atomic
+from kernel.registry import Site
+from kernel.schema import ARTICLE_SCHEMA, article_row
 from pipeline.isolation import DEFAULT_TIMEOUT_S, ExtractionError, IsolatedExtractor
-from pipeline.paths import DataLayout
-from pipeline.storage import ARTICLE_SCHEMA, article_row
-from transforms import Article
 from transforms.repetition import paragraph_counts, repeated_from_counts, strip_repeated
 
 log = logging.getLogger(__name__)
@@ -93,23 +93,16 @@ def read_warc(path: Path) -> Iterator[RawPage]:
             yield RawPage(url, kind, status, record.content_stream().read(), fetched, charset)
 
 
-def _repetition_path(layout: DataLayout, site: str) -> Path:
-    return layout.state / site / "repetition.json"
-
-
 def update_repetition(layout: DataLayout, site: str, run_id: str, bodies: list[list[str]]) -> set[str]:
     """Record this run's short paragraphs for the portal and learn its repeated ones from
     every run recorded so far (re-extracting a run replaces its counts, never adds twice)."""
-    path = _repetition_path(layout, site)
+    path = layout.repetition_path(site)
     state: dict[str, dict[str, Any]] = {}
     if path.exists():
         state = json.loads(path.read_text(encoding="utf-8"))
     counts, pages = paragraph_counts(bodies)
     state[run_id] = {"pages": pages, "counts": {p: n for p, n in counts.items() if n >= 2}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(state, ensure_ascii=False))
     total: Counter[str] = Counter()
     for run in state.values():
         total.update(run["counts"])

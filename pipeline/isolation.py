@@ -17,8 +17,9 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
-from crawlers.registry import ExtractHints
-from transforms import Article, extract_article
+from kernel.article import Article
+from kernel.registry import ExtractHints
+from transforms import extract_article
 
 # Wall clock for one page, and the worker's address-space cap.
 DEFAULT_TIMEOUT_S = 20.0

@@ -7,10 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from crawlers.registry import Site
+from kernel.layout import DataLayout, new_run_id
+from kernel.registry import Site
 from pipeline.crawl import CrawlSummary, Progress, crawl_sites
 from pipeline.extract import ExtractSummary, extract_site
-from pipeline.paths import DataLayout, new_run_id
 from pipeline.storage import PublishSummary, publish
 from pipeline.validate import ValidationFailed as ValidationFailed  # raised by validate_step; the CLI and DAG catch it
 from pipeline.validate import ValidationSummary as ValidationSummary

@@ -21,15 +21,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import fcntl
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,71 +34,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from pipeline.paths import DataLayout
-from transforms.article import Article, article_id, canonical_url
-from transforms.dates import VN_TZ
+from kernel.layout import DataLayout, exclusive_lock, fsync_dir, write_atomic
+from kernel.schema import ARTICLE_SCHEMA, PARTITION, partition_of
 
-EXTRACTOR_VERSION = "0.1.0"
-PARTITION = "published_month"
-UNDATED = "undated"
 MAX_ROWS_PER_FILE = 100_000
 ROW_GROUP_ROWS = 10_000
-
-ARTICLE_SCHEMA = pa.schema(
-    [
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("site", pa.string(), nullable=False),
-        pa.field("url", pa.string(), nullable=False),
-        pa.field("canonical_url", pa.string(), nullable=False),
-        pa.field("title", pa.string(), nullable=False),
-        pa.field("kicker", pa.string()),
-        pa.field("category", pa.string()),
-        pa.field("published_at", pa.timestamp("us", tz="Asia/Ho_Chi_Minh")),
-        pa.field("author", pa.string()),
-        pa.field("source", pa.string()),
-        pa.field("body", pa.string(), nullable=False),
-        pa.field("word_count", pa.int32(), nullable=False),
-        pa.field("view_count", pa.int64()),
-        pa.field("language", pa.string(), nullable=False),
-        pa.field("legacy_encoding", pa.string()),
-        pa.field("content_hash", pa.string(), nullable=False),
-        pa.field("fetched_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("extracted_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("extractor_version", pa.string(), nullable=False),
-    ]
-)
-
-
-def article_row(article: Article, site: str, fetched_at: datetime, extracted_at: datetime) -> dict[str, object]:
-    """One dataset row for an extracted article."""
-    return {
-        "article_id": article_id(article.url),
-        "site": site,
-        "url": article.url,
-        "canonical_url": canonical_url(article.url),
-        "title": article.title,
-        "kicker": article.kicker,
-        "category": article.category,
-        "published_at": article.published_at,
-        "author": article.author,
-        "source": article.source,
-        "body": article.body,
-        "word_count": article.word_count,
-        "view_count": article.view_count,
-        "language": article.language,
-        "legacy_encoding": article.legacy_encoding,
-        "content_hash": article.content_hash(),
-        "fetched_at": fetched_at,
-        "extracted_at": extracted_at,
-        "extractor_version": EXTRACTOR_VERSION,
-    }
-
-
-def partition_of(published_at: datetime | None) -> str:
-    if published_at is None:
-        return UNDATED
-    local = published_at.astimezone(VN_TZ)
-    return f"{local.year:04d}-{local.month:02d}"  # strftime("%Y") does not pad years below 1000
 
 
 @dataclass
@@ -139,14 +75,6 @@ def _exchange(a: Path, b: Path) -> bool:
     return bool(result == 0)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _swap_in(staged: Path, target: Path) -> None:
     """Put ``staged`` where ``target`` is, in one atomic step where the OS allows."""
     if not target.exists():
@@ -159,42 +87,19 @@ def _swap_in(staged: Path, target: Path) -> None:
         target.rename(old)
         staged.rename(target)
         shutil.rmtree(old)
-    _fsync_dir(target.parent)
-
-
-@contextmanager
-def publish_lock(layout: DataLayout) -> Iterator[None]:
-    """One publish at a time per data dir (a second one waits)."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    with open(layout.root / ".publish.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    fsync_dir(target.parent)
 
 
 # -- the publish journal ------------------------------------------------------------------
-def _journal_path(layout: DataLayout) -> Path:
-    return layout.root / ".publish-journal.json"
-
-
 def _write_journal(layout: DataLayout, journal: dict[str, Any]) -> None:
-    path = _journal_path(layout)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(journal, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    _fsync_dir(layout.root)
+    write_atomic(layout.publish_journal_path, json.dumps(journal), durable=True)
 
 
 def _roll_forward(layout: DataLayout) -> None:
     """Carry out a committed publish: swap in every staged partition not yet swapped (each
     carries a ``.txn-<id>`` marker, so a swap already done is recognised), delete emptied
     partitions, then drop the journal. Safe to run again at any point."""
-    path = _journal_path(layout)
+    path = layout.publish_journal_path
     if not path.exists():
         return
     journal = json.loads(path.read_text(encoding="utf-8"))
@@ -209,7 +114,7 @@ def _roll_forward(layout: DataLayout) -> None:
         elif not (target / marker).exists() and (staged / marker).exists():
             _swap_in(staged, target)
     path.unlink()
-    _fsync_dir(layout.root)
+    fsync_dir(layout.root)
     for month in journal["plan"]:
         (layout.articles / f"{PARTITION}={month}" / marker).unlink(missing_ok=True)
     shutil.rmtree(txn, ignore_errors=True)
@@ -245,7 +150,7 @@ def _write_partition(table: pa.Table, folder: Path) -> None:
         pq.write_table(chunk, path, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=True)
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def _sorted(table: pa.Table) -> pa.Table:
@@ -267,7 +172,7 @@ def publish(data_dir: Path, batches: list[Path]) -> PublishSummary:
     """Merge extracted batches into the articles dataset, atomically per partition."""
     layout = DataLayout(data_dir)
     summary = PublishSummary()
-    with publish_lock(layout):
+    with exclusive_lock(layout.publish_lock_path):  # one publish at a time per data dir
         _roll_forward(layout)  # a publish killed after its commit point is finished first
         shutil.rmtree(layout.staging / "publish", ignore_errors=True)
         tables = [pq.read_table(p, schema=ARTICLE_SCHEMA) for p in batches if p.exists()]

@@ -18,11 +18,9 @@ or removed, and a batch is validated again when it is re-extracted.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,24 +30,13 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from crawlers.registry import Site
 from expectations.suites import min_articles, suite_versions
 from expectations.verdict import BatchFailure, Verdict
-from pipeline.paths import DataLayout
-from pipeline.storage import ARTICLE_SCHEMA
+from kernel.layout import DataLayout, exclusive_lock, run_time, write_atomic
+from kernel.registry import Site
+from kernel.schema import ARTICLE_SCHEMA, QUARANTINE_SCHEMA, QUARANTINED_ARTICLE_SCHEMA
 
 Progress = Callable[[str], None]
-
-# The articles columns, every one nullable: a row may be held back for a missing value.
-_QUARANTINED_ARTICLE = pa.schema([f.with_nullable(True) for f in ARTICLE_SCHEMA])
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        *_QUARANTINED_ARTICLE,
-        pa.field("failed_expectations", pa.list_(pa.string()), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("validated_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-)
 
 
 def _quiet(_msg: str) -> None:
@@ -151,16 +138,6 @@ class ValidationFailed(Exception):  # noqa: N818 (the name the CLI and the DAG c
         super().__init__(summary.failure_message())
 
 
-def run_time(run_id: str) -> datetime:
-    """When a run started, from its id (``20261123T010000123456Z`` or without microseconds)."""
-    for pattern in ("%Y%m%dT%H%M%S%fZ", "%Y%m%dT%H%M%SZ"):
-        try:
-            return datetime.strptime(run_id, pattern).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise ValueError(f"not a run id: {run_id!r}")
-
-
 # -- which batches ------------------------------------------------------------------------
 def pending_batches(
     layout: DataLayout, sites: list[Site], run_id: str | None = None, *, revalidate: bool = False
@@ -187,12 +164,8 @@ def is_stale(layout: DataLayout, site: str, extracted: Path) -> bool:
 
 
 # -- article counts between runs ------------------------------------------------------------
-def _counts_path(layout: DataLayout, site: str) -> Path:
-    return layout.state / site / "article_counts.json"
-
-
 def _read_counts(layout: DataLayout, site: str) -> dict[str, int]:
-    path = _counts_path(layout, site)
+    path = layout.article_counts_path(site)
     if not path.exists():
         return {}
     return {str(k): int(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
@@ -207,17 +180,10 @@ def previous_counts(layout: DataLayout, site: str, run_id: str) -> list[int]:
 def record_count(layout: DataLayout, site: str, run_id: str, count: int) -> None:
     counts = _read_counts(layout, site)
     counts[run_id] = count
-    _write_text(_counts_path(layout, site), json.dumps(dict(sorted(counts.items())), indent=0))
+    write_atomic(layout.article_counts_path(site), json.dumps(dict(sorted(counts.items())), indent=0))
 
 
 # -- writing --------------------------------------------------------------------------------
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def _write_parquet(layout: DataLayout, table: pa.Table, path: Path) -> None:
     """Written aside on the same file system, then renamed into place."""
     layout.staging.mkdir(parents=True, exist_ok=True)
@@ -243,7 +209,7 @@ def split_batch(table: pa.Table, verdict: Verdict) -> tuple[pa.Table, pa.Table]:
     passing = pa.array([verdict.passes(i) for i in range(table.num_rows)], pa.bool_())
     failing_rows = [i for i in range(table.num_rows) if not verdict.passes(i)]
     passed = _conform(table.filter(passing), ARTICLE_SCHEMA)
-    failed = _conform(table.take(pa.array(failing_rows, pa.int64())), _QUARANTINED_ARTICLE)
+    failed = _conform(table.take(pa.array(failing_rows, pa.int64())), QUARANTINED_ARTICLE_SCHEMA)
     reasons = pa.array([verdict.failed_expectations(i) for i in failing_rows], pa.list_(pa.string()))
     return passed, failed.append_column(QUARANTINE_SCHEMA.field("failed_expectations"), reasons)
 
@@ -283,18 +249,6 @@ def read_quarantine(layout: DataLayout) -> pa.Table:
     return dataset.to_table()
 
 
-@contextmanager
-def _run_lock(run_dir: Path) -> Iterator[None]:
-    """One validation of a given run at a time (its report is rebuilt from all its results)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _relative(layout: DataLayout, path: Path) -> str:
     try:
         return str(path.relative_to(layout.root))
@@ -317,7 +271,7 @@ def _update_results(layout: DataLayout, run_id: str, entries: dict[str, dict[str
     )
     results.setdefault("portals", {}).update(entries)
     results["portals"] = dict(sorted(results["portals"].items()))
-    _write_text(path, json.dumps(results, ensure_ascii=False, indent=1))
+    write_atomic(path, json.dumps(results, ensure_ascii=False, indent=1))
 
 
 def _report_page(docs: Path, site: str) -> Path | None:
@@ -336,7 +290,8 @@ def validate_run(
     errors: list[str] = []
     entries: dict[str, dict[str, Any]] = {}
     run_dir = layout.validation_dir(run_id)
-    with _run_lock(run_dir):
+    # One validation of a run at a time: its report is rebuilt from all its results.
+    with exclusive_lock(layout.validation_lock_path(run_id)):
         gate = QualityGate(run_id, run_time(run_id), run_dir)
         for site, path in batches:
             table = pq.read_table(path)

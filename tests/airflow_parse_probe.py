@@ -35,7 +35,17 @@ WATCHED = {
 }
 
 #: Modules a DAG file must leave to its tasks: the pipeline's working parts.
-HEAVY = ("scrapy", "pyarrow", "trafilatura", "warcio", "duckdb", "great_expectations", "crawlers", "transforms")
+HEAVY = (
+    "scrapy",
+    "pyarrow",
+    "trafilatura",
+    "warcio",
+    "duckdb",
+    "great_expectations",
+    "kernel",
+    "crawlers",
+    "transforms",
+)
 
 
 def _module_read(event: str, args: tuple[object, ...]) -> bool:

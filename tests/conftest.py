@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from crawlers.registry import Site, load_registry
+from kernel.registry import Site, load_registry
 from pipeline.mirror import MIRROR_DIR, MirrorServer, mirror_file
 
 FIXTURES = Path(__file__).parent / "fixtures"

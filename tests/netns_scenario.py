@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from crawlers.registry import load_registry
+from kernel.layout import DataLayout, new_run_id
+from kernel.registry import load_registry
 from pipeline.crawl import crawl_sites
-from pipeline.paths import DataLayout, new_run_id
 from tests.portalserver import Page, PortalServer
 from tests.test_incremental import article
 

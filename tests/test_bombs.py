@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.registry import load_registry
 from crawlers.spider import feed_links, sitemap_entries
+from kernel.layout import DataLayout, new_run_id
+from kernel.registry import load_registry
 from pipeline.crawl import crawl_sites
 from pipeline.extract import read_warc
-from pipeline.paths import DataLayout, new_run_id
 from tests.portalserver import Page, PortalServer
 from tests.test_incremental import article, listing
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kernel.layout import DataLayout
 from pipeline.airflow_settings import SETTINGS, dag_shape, run_settings
 from pipeline.airflow_tasks import (
     PartialRunError,
@@ -23,7 +24,6 @@ from pipeline.airflow_tasks import (
     report_run,
 )
 from pipeline.crawl import CrawlSummary
-from pipeline.paths import DataLayout
 from tests.airflow_support import DAGS, REPO
 
 DAG_FILES = sorted(DAGS.glob("*.py"))
@@ -81,7 +81,7 @@ def test_the_parse_probe_sees_io_at_parse_time(tmp_path: Path) -> None:
         "import pendulum\nfrom airflow.sdk import dag, task\n"
         "@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))\n"
         "def bad() -> None:\n"
-        "    for site in sorted(os.listdir('" + str(REPO / "crawlers" / "sites") + "')):\n"
+        "    for site in sorted(os.listdir('" + str(REPO / "kernel" / "sites") + "')):\n"
         "        Path('" + str(REPO / "pyproject.toml") + "').read_text()\n"
         "    task(lambda: None, task_id='noop')()\n"
         "bad()\n",

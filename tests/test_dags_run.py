@@ -23,7 +23,8 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
-from crawlers.registry import load_registry
+from kernel.registry import load_registry
+from kernel.timestamps import VN_TZ
 from pipeline.airflow_tasks import crawl_date
 from pipeline.mirror import MIRROR_DIR, MirrorServer
 from tests.airflow_support import (
@@ -41,7 +42,6 @@ from tests.airflow_support import (
     production_config,
 )
 from tests.conftest import gold_articles
-from transforms.dates import VN_TZ
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +162,7 @@ def test_reextraction_rebuilds_the_dataset_from_the_raw_archive_without_fetching
 def test_a_failing_portal_never_stops_the_others_and_the_report_names_it(airflow_home: Path, tmp_path: Path) -> None:
     # The bundled registry plus a portal whose host the mirror does not know: it fails.
     registry = tmp_path / "sites"
-    shutil.copytree(REPO / "crawlers" / "sites", registry)
+    shutil.copytree(REPO / "kernel" / "sites", registry)
     broken = (registry / "longbien.toml").read_text(encoding="utf-8")
     broken = broken.replace("longbien.hanoi.gov.vn", "gone.hanoi.gov.vn")
     (registry / "gone.toml").write_text(broken, encoding="utf-8")

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from transforms.dates import VN_TZ, parse_iso_date, parse_vietnamese_date, plausible
+from kernel.timestamps import VN_TZ, parse_iso_date
+from transforms.dates import parse_vietnamese_date, plausible
 
 
 def vn(*args: int) -> datetime:

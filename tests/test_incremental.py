@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from crawlers.registry import load_registry
+from kernel.layout import DataLayout
+from kernel.registry import load_registry
 from pipeline.extract import read_warc
-from pipeline.paths import DataLayout
 from pipeline.steps import run_all
 from tests.portalserver import Page, PortalServer
 

@@ -53,8 +53,8 @@ def test_a_crashing_worker_is_replaced() -> None:
 
 def test_the_extract_step_counts_a_stuck_page_and_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pipeline.isolation as isolation
+    from kernel.layout import DataLayout
     from pipeline.extract import extract_warc
-    from pipeline.paths import DataLayout
 
     real = isolation.extract_article
 

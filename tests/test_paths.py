@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.paths import DataLayout, new_run_id
-from pipeline.storage import partition_of
+from kernel.layout import DataLayout, new_run_id
+from kernel.schema import partition_of
 
 ROOT = Path("/srv/vnportals-data")
 LAYOUT = DataLayout(ROOT)

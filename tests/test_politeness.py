@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 from crawlers.politeness import retry_after_seconds
-from crawlers.registry import load_registry
+from kernel.layout import DataLayout, new_run_id
+from kernel.registry import load_registry
 from pipeline.crawl import crawl_sites
-from pipeline.paths import DataLayout, new_run_id
 from tests.portalserver import Page, PortalServer
 from tests.test_incremental import article, listing
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.paths import DataLayout
+from kernel.layout import DataLayout
 from pipeline.storage import publish, read_articles
 from tests.test_storage import make_article, write_batch
 

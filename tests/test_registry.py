@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.registry import RegistryError, load_registry, load_site, select_sites
+from kernel.registry import RegistryError, load_registry, load_site, select_sites
 from pipeline.mirror import MIRROR_DIR
 from tests.conftest import GOLD_DIR, bundled_sites, gold_articles, site_pages
 

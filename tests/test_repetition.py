@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kernel.article import Article
+from kernel.layout import DataLayout
 from pipeline.extract import update_repetition
-from pipeline.paths import DataLayout
-from transforms.article import Article
 from transforms.repetition import learn_repeated, strip_repeated
 
 PROMO = "Đặt mua báo in tại các bưu cục trên toàn quốc"

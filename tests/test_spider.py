@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from crawlers.spider import feed_links, sitemap_entries
+from kernel.layout import DataLayout, new_run_id
 from pipeline.crawl import CrawlSummary, crawl_sites
 from pipeline.mirror import MirrorServer
-from pipeline.paths import DataLayout, new_run_id
 from tests.conftest import bundled_sites, gold_articles, site_pages
 
 SITES = bundled_sites()

@@ -11,11 +11,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from kernel.article import Article, article_id, canonical_url
+from kernel.layout import DataLayout
+from kernel.schema import ARTICLE_SCHEMA, article_row
+from kernel.timestamps import VN_TZ
 from pipeline import storage
-from pipeline.paths import DataLayout
-from pipeline.storage import ARTICLE_SCHEMA, article_row, publish, read_articles
-from transforms.article import Article, article_id, canonical_url
-from transforms.dates import VN_TZ
+from pipeline.storage import publish, read_articles
 
 FETCHED = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 

@@ -17,10 +17,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from crawlers.registry import RegistryError, load_registry
-from pipeline.paths import DataLayout
+from kernel.layout import DataLayout
+from kernel.registry import RegistryError, load_registry
+from kernel.schema import ARTICLE_SCHEMA, article_row
 from pipeline.steps import ValidationFailed, publish_step, run_all, validate_step
-from pipeline.storage import ARTICLE_SCHEMA, article_row, read_articles
+from pipeline.storage import read_articles
 from pipeline.validate import is_stale, read_quarantine
 from tests.conftest import gold_articles
 from tests.portalserver import Page, PortalServer

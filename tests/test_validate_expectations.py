@@ -13,7 +13,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from crawlers.registry import Site
 from expectations.columns import (
     DERIVED_COLUMNS,
     double_encoding,
@@ -24,7 +23,10 @@ from expectations.columns import (
 from expectations.gate import QualityGate, to_pandas
 from expectations.suites import ARTICLE, PORTAL_BATCH, batch_parameters, expectation_names, suite_definition
 from expectations.verdict import Verdict
-from pipeline.storage import ARTICLE_SCHEMA
+from kernel.furniture import FURNITURE_PHRASES
+from kernel.registry import Site
+from kernel.schema import ARTICLE_SCHEMA
+from kernel.timestamps import VN_TZ
 from tests.conftest import gold_articles
 from tests.validation_batches import (
     ENGLISH,
@@ -39,8 +41,6 @@ from tests.validation_batches import (
     longbien,
     with_body,
 )
-from transforms.dates import VN_TZ
-from transforms.furniture import FURNITURE_PHRASES
 
 BODY = "\n".join(PARAGRAPHS)
 REQUIRED = (

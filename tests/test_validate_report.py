@@ -14,8 +14,8 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from crawlers.registry import load_registry
 from expectations.suites import ARTICLE, PORTAL_BATCH, expectation_names
+from kernel.registry import load_registry
 from pipeline.steps import validate_step
 from tests.validation_batches import PARAGRAPHS, RUN, batch, good_row, good_rows, uongbi_rows, with_body, write_batch
 

@@ -12,11 +12,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crawlers.registry import Site, ValidateThresholds, load_registry
-from pipeline.paths import DataLayout
-from pipeline.storage import ARTICLE_SCHEMA, article_row
-from transforms.article import Article
-from transforms.dates import VN_TZ
+from kernel.article import Article
+from kernel.layout import DataLayout
+from kernel.registry import Site, ValidateThresholds, load_registry
+from kernel.schema import ARTICLE_SCHEMA, article_row
+from kernel.timestamps import VN_TZ
 
 RUN = "20261120T010000000000Z"
 RUN_TIME = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)

@@ -5,7 +5,6 @@ Pure functions from bytes to records; nothing here fetches or stores.
 
 from __future__ import annotations
 
-from transforms.article import Article, article_id, canonical_url
-from transforms.extract import extract_article
+from transforms.extract import extract_article, extract_page
 
-__all__ = ["Article", "article_id", "canonical_url", "extract_article"]
+__all__ = ["extract_article", "extract_page"]

@@ -13,7 +13,7 @@ import re
 import lxml.html
 import trafilatura
 
-from crawlers.registry import ExtractHints
+from kernel.registry import ExtractHints
 from transforms.furniture import is_furniture_line
 from transforms.metadata import (
     AGENCY_BYLINES,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import lxml.html
 
-from crawlers.registry import ExtractHints
+from kernel.registry import ExtractHints
 from transforms.furniture import (
     is_furniture_container,
     starts_with_box_heading,

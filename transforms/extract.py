@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import copy
 
-from crawlers.registry import ExtractHints
-from transforms.article import Article
+from kernel.article import Article, Rejection
+from kernel.registry import ExtractHints
 from transforms.body import clean_body, main_text, restore_dropped, with_lead
 from transforms.cleanup import strip_furniture
 from transforms.metadata import PageMeta, read_metadata
 from transforms.page import parse_page
-from transforms.pagetype import looks_like_contact_page, looks_like_listing
+from transforms.pagetype import listing_evidence, looks_like_contact_page
 from transforms.text import legacy_encoding
 
 # Fewer words than this is a stub, a listing teaser or a contact page, not an article.
@@ -36,7 +36,21 @@ def extract_article(
     hints: ExtractHints | None = None,
     charset: str | None = None,
 ) -> Article | None:
-    """The article on a page, or None when the page is not an article.
+    """The article on a page, or None when the page is not an article (see
+    :func:`extract_page` for why)."""
+    found = extract_page(html, url, site, hints=hints, charset=charset)
+    return found if isinstance(found, Article) else None
+
+
+def extract_page(
+    html: bytes | str,
+    url: str,
+    site: str | None = None,
+    *,
+    hints: ExtractHints | None = None,
+    charset: str | None = None,
+) -> Article | Rejection:
+    """The article on a page, or a :class:`Rejection` saying why the page is not one.
 
     ``site`` is the portal's slug where known (``None`` for a portal with no config: the
     rules are general and need none); ``hints`` are the portal's optional extraction hints
@@ -44,10 +58,10 @@ def extract_article(
     """
     tree = parse_page(html, charset)
     if tree is None:
-        return None
+        return Rejection("not_html: empty or unparseable page")
     meta = read_metadata(tree)
     if not meta.title:
-        return None
+        return Rejection("not_article: no headline")
     work = copy.deepcopy(tree)
     # The metadata elements were found in ``tree``; find them again in the copy by path.
     paths = [tree.getroottree().getpath(el) for el in meta.used]
@@ -55,10 +69,16 @@ def extract_article(
     strip_furniture(work, work_meta, hints)
     lines = clean_body(restore_dropped(work, with_lead(work, main_text(work, url, hints))), meta)
     body = "\n".join(lines)
-    if len(body.split()) < MIN_BODY_WORDS or looks_like_listing(tree, url, meta, lines):
-        return None
-    if meta.published is None and (not meta.title_found or looks_like_contact_page(lines)):
-        return None  # no date, and no headline or only addresses: a home or contact page
+    words = len(body.split())
+    if words < MIN_BODY_WORDS:
+        return Rejection(f"not_article: {words} words")
+    listing = listing_evidence(tree, url, meta, lines)
+    if listing is not None:
+        return Rejection(f"not_article: {listing}")
+    if meta.published is None and not meta.title_found:
+        return Rejection("not_article: no date and no headline element")
+    if meta.published is None and looks_like_contact_page(lines):
+        return Rejection("not_article: a contact page (addresses and phone numbers)")
     return Article(
         url=url,
         title=meta.title,

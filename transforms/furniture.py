@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from kernel.furniture import FURNITURE_PHRASES as FURNITURE_PHRASES
+
 # Words inside class/id values that mark a container as furniture. Matched against the
 # tokens of the attribute split on non-letters, so "box-share" and "shareBar" both hit.
 CONTAINER_WORDS = frozenset(
@@ -234,23 +236,6 @@ LINE_PATTERNS = tuple(
     )
 )
 
-# Phrases that must never be in a published body (validation reads this too).
-FURNITURE_PHRASES = (
-    "Lượt xem:",
-    "Chia sẻ Zalo",
-    "Tin đọc nhiều",
-    "Các bài mới đăng",
-    "Các bài đã đăng",
-    "Viết bình luận",
-    "Mã xác nhận",
-    "Lấy lại mã bảo mật",
-    "Đang online",
-    "Tổng lượt truy cập",
-    "Thống kê truy cập",
-    "Tỷ giá ngoại tệ",
-    "Họ tên:(*)",
-    "Nội dung:(*)",
-)
 
 _TOKEN_RE = re.compile(r"[a-z]+")
 

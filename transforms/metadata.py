@@ -15,7 +15,8 @@ from datetime import datetime
 
 import lxml.html
 
-from transforms.dates import parse_iso_date, parse_vietnamese_date, plausible
+from kernel.timestamps import parse_iso_date
+from transforms.dates import parse_vietnamese_date, plausible
 from transforms.furniture import is_furniture_line, starts_with_box_heading
 from transforms.page import class_words, meta_content, text_of
 from transforms.text import fold

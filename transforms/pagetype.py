@@ -43,24 +43,28 @@ def _is_link_label(tree: lxml.html.HtmlElement, url: str, text: str) -> bool:
     return False
 
 
-def looks_like_listing(tree: lxml.html.HtmlElement, url: str, meta: PageMeta, lines: list[str]) -> bool:
-    """A listing, tag, search or home page: teasers of other articles, not one article."""
+def listing_evidence(tree: lxml.html.HtmlElement, url: str, meta: PageMeta, lines: list[str]) -> str | None:
+    """Why the page reads as a listing, tag, search or home page (teasers of other
+    articles, not one article), or None when nothing says so."""
     if urlsplit(url).path in ("", "/") and not urlsplit(url).query:
-        return True
+        return "the portal's home page"
     if meta.title and _LISTING_TITLE_RE.match(meta.title):
-        return True
+        return f"headline {meta.title!r} names a listing"
     if meta.title and len(meta.title.split()) <= 8 and _is_link_label(tree, url, meta.title):
-        return True  # the "headline" is a section name from the menu: a section page
+        return "headline is a menu label"  # the "headline" is a section name from the menu
     headline_links = {
         a.get("href")
         for a in tree.xpath("//h2//a[@href] | //h3//a[@href] | //h4//a[@href]")
         if len(text_of(a).split()) >= 4
     }
     if not meta.title_found and len(headline_links) >= 3:
-        return True
+        return f"no headline element and {len(headline_links)} linked headlines"
     dates = {t.get("datetime", "")[:10] for t in tree.xpath("//time[@datetime]")}
     if len(tree.xpath("//article")) >= 2 and len(dates) >= 2 and len(headline_links) >= 2:
-        return True
+        return f"{len(tree.xpath('//article'))} dated <article> teasers"
     headlines = {text_of(a) for a in tree.xpath("//a") if len(text_of(a).split()) >= 4}
     linked = sum(len(line) for line in lines if line in headlines)
-    return linked > 0.3 * max(sum(len(line) for line in lines), 1)
+    total = max(sum(len(line) for line in lines), 1)
+    if linked > 0.3 * total:
+        return f"{linked / total:.0%} of the text is links to other pages"
+    return None

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
-from transforms.article import Article
+from kernel.article import Article
 
 MIN_PAGES = 5
 MIN_SHARE = 0.5

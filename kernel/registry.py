@@ -1,4 +1,4 @@
-"""The portal registry: one TOML file per portal under ``crawlers/sites/``.
+"""The portal registry: one TOML file per portal under ``kernel/sites/``.
 
 A portal is data, not code. Its file says where the crawl starts (listing pages, feeds,
 sitemaps), which URLs are articles and which are listings worth following, which domains

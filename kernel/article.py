@@ -1,4 +1,5 @@
-"""The article record, and the stable identity of an article: its canonical URL."""
+"""The article record, the record of a page that is not one (:class:`Rejection`), and the
+stable identity of an article: its canonical URL."""
 
 from __future__ import annotations
 
@@ -30,6 +31,19 @@ def canonical_url(url: str) -> str:
 def article_id(url: str) -> str:
     """A stable 16-hex-digit id derived from the canonical URL (http and https agree)."""
     return hashlib.sha256(canonical_url(url).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why the extractor did not return an article for a page: ``"not_article: 40 words"``,
+    ``"not_article: headline is a menu label"``. The part before the colon is the kind of
+    rejection; the rest is the evidence, for people to read."""
+
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        return self.reason.split(":", 1)[0]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Where everything lives under the data dir.
+"""Where everything lives under the data dir, and how files get there safely.
 
 All names built here come from validated portal slugs, run ids and dates, never from
 scraped text, so nothing a page says can place a file outside the data dir.
@@ -16,13 +16,24 @@ scraped text, so nothing a page says can place a file outside the data dir.
 <data>/validation/.static/                the reports' fonts and images, hard-linked into each run's docs
 <data>/articles/published_month=YYYY-MM/part-NNNNN.parquet   the published dataset
 <data>/runs/<run_id>.json                 the summary of one CLI/DAG run
-<data>/state/<site>/...                   what is learned between runs (repeated paragraphs)
+<data>/state/<site>/crawl.sqlite          the crawl's memory of every URL it kept
+<data>/state/<site>/repetition.json       paragraphs counted per run, for site-level repetition
+<data>/state/<site>/article_counts.json   articles per run, for the count check
+<data>/.staging/                          scratch space, renamed into place when complete
 ```
+
+Every file is written aside on the same file system and renamed into place
+(:func:`write_atomic`), so a reader or a killed run sees the old file or the new one;
+:func:`exclusive_lock` serialises writers of one thing across processes.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +51,55 @@ def run_date(run_id: str) -> str:
     """The UTC date a run started, ``YYYY-MM-DD`` (the quarantine's partition)."""
     _check_run_id(run_id)
     return f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}"
+
+
+def run_time(run_id: str) -> datetime:
+    """When a run started, from its id (``20261123T010000123456Z`` or without microseconds)."""
+    for pattern in ("%Y%m%dT%H%M%S%fZ", "%Y%m%dT%H%M%SZ"):
+        try:
+            return datetime.strptime(run_id, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise ValueError(f"not a run id: {run_id!r}")
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes | str, *, durable: bool = False) -> None:
+    """Write ``path`` aside in its own folder, then rename it into place: a reader or a killed
+    process sees the old content or the new, never half. ``durable`` also fsyncs the file and
+    the folder (for commit points)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with open(tmp, "wb") as fh:
+        fh.write(payload)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
+    tmp.replace(path)
+    if durable:
+        fsync_dir(path.parent)
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block;
+    another process asking for the same lock waits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _check_slug(site: str) -> str:
@@ -109,6 +169,41 @@ class DataLayout:
 
     def crawl_summary_path(self, site: str, run_id: str) -> Path:
         return self._raw_file(site, run_id, ".summary.json")
+
+    def crawl_stats_path(self, site: str, run_id: str) -> Path:
+        """Scrapy's own counters of a crawl (retries, finish reason, memory)."""
+        return self._raw_file(site, run_id, ".stats.json")
+
+    def scrapy_log_path(self, site: str, run_id: str) -> Path:
+        return self._raw_file(site, run_id, ".scrapy.log")
+
+    def site_state(self, site: str) -> Path:
+        """What is remembered about one portal between runs."""
+        return self.state / _check_slug(site)
+
+    def crawl_state_path(self, site: str) -> Path:
+        return self.site_state(site) / "crawl.sqlite"
+
+    def repetition_path(self, site: str) -> Path:
+        return self.site_state(site) / "repetition.json"
+
+    def article_counts_path(self, site: str) -> Path:
+        return self.site_state(site) / "article_counts.json"
+
+    @property
+    def publish_lock_path(self) -> Path:
+        return self.root / ".publish.lock"
+
+    @property
+    def publish_journal_path(self) -> Path:
+        return self.root / ".publish-journal.json"
+
+    def validation_lock_path(self, run_id: str) -> Path:
+        return self.validation_dir(run_id) / ".lock"
+
+    @property
+    def shared_report_assets(self) -> Path:
+        return self.validation / ".static"
 
     def extracted_path(self, site: str, run_id: str) -> Path:
         return self.extracted / _check_slug(site) / f"{_check_run_id(run_id)}.parquet"
