@@ -6,13 +6,18 @@ failing row, *what* was found: the furniture phrase, the mojibake, the share.
 * ``batch_row``: the row's position in its extracted batch file; names rows in the results.
 * ``vietnamese_letter_share``: share of the letters of title and body that only Vietnamese
   writes (ă đ ơ ư and the tone-marked letters of U+1EA0-U+1EF9). Vietnamese prose has
-  0.15-0.25; French, English, and TCVN3/VNI mojibake have none.
+  0.15-0.25; French, English, and TCVN3/VNI text left undecoded have none.
 * ``furniture_phrases``: the phrases of the extractor's catalogue
   (:data:`kernel.furniture.FURNITURE_PHRASES`, the one source of truth) found in the
   body, joined with " | "; null when there are none.
 * ``double_encoding``: a snippet around the first sign of UTF-8 text decoded as
   windows-1252 or Latin-1 ("Ä‘" for "đ", "á»™" for "ộ"), or of U+FFFD replacement
   characters, in title or body; null when there is none.
+* ``legacy_mojibake``: the encoding and a snippet around the first word of title or body
+  that still reads as TCVN3 or VNI font encoding ("tcvn3: …Th«ng tin ®iÖn…"), text the
+  extractor could not decode (:func:`kernel.legacy.legacy_residue`, the detector the
+  extractor decodes with); null when there is none. A page typed in TCVN3 and decoded has
+  none: its ``legacy_encoding`` still says ``tcvn3``, and it passes.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from typing import Any
 import pyarrow as pa
 
 from kernel.furniture import FURNITURE_PHRASES
+from kernel.legacy import legacy_residue
 
-DERIVED_COLUMNS = ("batch_row", "vietnamese_letter_share", "furniture_phrases", "double_encoding")
+DERIVED_COLUMNS = ("batch_row", "vietnamese_letter_share", "furniture_phrases", "double_encoding", "legacy_mojibake")
 
 _VIETNAMESE_ONLY_RE = re.compile(r"[ăđơưĂĐƠƯ\u1ea0-\u1ef9]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
@@ -73,6 +79,11 @@ def double_encoding(text: str) -> str | None:
     return text[start:end]
 
 
+def legacy_mojibake(text: str) -> str | None:
+    """Where a text still reads as TCVN3 or VNI ("vni: …Vieät Nam…"), or None."""
+    return legacy_residue(text)
+
+
 def _texts(table: pa.Table, name: str) -> list[str]:
     if name not in table.column_names:
         return [""] * table.num_rows
@@ -83,15 +94,13 @@ def with_derived_columns(table: pa.Table) -> pa.Table:
     """The batch with the derived columns appended (whatever columns the batch has; a
     missing title or body counts as empty, and the schema expectations report it)."""
     titles, bodies = _texts(table, "title"), _texts(table, "body")
+    texts = [f"{t}\n{b}" for t, b in zip(titles, bodies, strict=True)]
     derived: dict[str, Any] = {
         "batch_row": pa.array(range(table.num_rows), pa.int64()),
-        "vietnamese_letter_share": pa.array(
-            [vietnamese_letter_share(f"{t}\n{b}") for t, b in zip(titles, bodies, strict=True)], pa.float64()
-        ),
+        "vietnamese_letter_share": pa.array([vietnamese_letter_share(t) for t in texts], pa.float64()),
         "furniture_phrases": pa.array([furniture_phrases(b) for b in bodies], pa.string()),
-        "double_encoding": pa.array(
-            [double_encoding(f"{t}\n{b}") for t, b in zip(titles, bodies, strict=True)], pa.string()
-        ),
+        "double_encoding": pa.array([double_encoding(t) for t in texts], pa.string()),
+        "legacy_mojibake": pa.array([legacy_mojibake(t) for t in texts], pa.string()),
     }
     for name, values in derived.items():
         table = table.append_column(name, values)

@@ -60,8 +60,8 @@ class Article:
     kicker: str | None = None
     view_count: int | None = None
     language: str = "vi"
-    # "tcvn3" or "vni" when the page is typed in a legacy Vietnamese font encoding (its text
-    # reads as mojibake): kept and marked, so validation can quarantine it.
+    # "tcvn3" or "vni" when the page was typed in a legacy Vietnamese font encoding; the
+    # extractor decodes its text to Unicode, and validation holds back what it could not.
     legacy_encoding: str | None = None
 
     @property

@@ -52,7 +52,7 @@ VNPORTALS = str(Path(sys.executable).parent / "vnportals")
 
 
 def tcvn3_row() -> Row:
-    """A page typed in the TCVN3 font encoding, through the real extractor."""
+    """A page typed in the TCVN3 font encoding, through the real extractor (which decodes it)."""
     body = "".join(f"<p>{i}. {TCVN3}</p>" for i in range(4))
     page = (
         "<html><head><title>Héi nghÞ tæng kÕt - Cæng th«ng tin</title></head><body>"
@@ -61,7 +61,13 @@ def tcvn3_row() -> Row:
     url = "https://longbien.hanoi.gov.vn/tin-tuc/hoi-nghi-tong-ket-4240112080000001.htm"
     found = extract_article(page.encode("cp1252"), url, site="longbien")
     assert found is not None and found.legacy_encoding == "tcvn3"
+    assert "Thông tin điện tử của quận" in found.body
     return row_from(found)
+
+
+def undecoded_tcvn3_row() -> Row:
+    """A row whose text is still TCVN3 (an extractor that could not decode it)."""
+    return {**with_body(good_row(55), "\n".join([TCVN3] * 4)), "title": "Héi nghÞ tæng kÕt", "legacy_encoding": "tcvn3"}
 
 
 def ids_and_hashes(table: pa.Table) -> list[tuple[str, str]]:
@@ -114,19 +120,19 @@ def test_the_bundled_portals_real_articles_all_pass(tmp_path: Path) -> None:
 
 # -- crafted bad rows -------------------------------------------------------------------------
 def test_bad_rows_land_in_quarantine_with_their_reasons(tmp_path: Path) -> None:
-    good = good_rows(14)
+    good = [*good_rows(14), tcvn3_row()]
     bad = {
         "leaked counter": with_body(good_row(50), f"{BODY}\nLượt xem: 1.234"),
         "missing date": {**good_row(51), "published_at": None},
         "empty body": with_body(good_row(52), ""),
         "foreign domain": row_from(article(53, host="baomoi.com")),
-        "tcvn3 mojibake": tcvn3_row(),
+        "tcvn3 mojibake": undecoded_tcvn3_row(),
         "double encoding": with_body(good_row(54), double_encoded(BODY)),
         "duplicate id": {**good[0], "fetched_at": FETCHED.replace(hour=2)},
     }
     write_batch(tmp_path, batch([*good, *bad.values()]))
     summary = validate_step([longbien()], tmp_path, run_id=RUN)
-    assert summary.ok and summary.passed == {"longbien": 13} and summary.quarantined == {"longbien": 8}
+    assert summary.ok and summary.passed == {"longbien": 14} and summary.quarantined == {"longbien": 8}
 
     reasons = reasons_by_url(tmp_path)
     expected = {
@@ -146,6 +152,8 @@ def test_bad_rows_land_in_quarantine_with_their_reasons(tmp_path: Path) -> None:
     validated = pq.read_table(DataLayout(tmp_path).validated_path("longbien", RUN))
     assert validated.schema.equals(ARTICLE_SCHEMA)
     assert sorted(validated.column("url").to_pylist()) == sorted(str(r["url"]) for r in good[1:])
+    # The decoded TCVN3 page is published, and still says what it was typed in.
+    assert validated.filter(pc.field("legacy_encoding") == "tcvn3").column("url").to_pylist() == [good[-1]["url"]]
 
     quarantine_file = DataLayout(tmp_path).quarantine_path("longbien", RUN)
     assert quarantine_file.parent.name == "run_date=2026-11-20"

@@ -17,6 +17,7 @@ from expectations.columns import (
     DERIVED_COLUMNS,
     double_encoding,
     furniture_phrases,
+    legacy_mojibake,
     vietnamese_letter_share,
     with_derived_columns,
 )
@@ -24,6 +25,7 @@ from expectations.gate import QualityGate, to_pandas
 from expectations.suites import ARTICLE, PORTAL_BATCH, batch_parameters, expectation_names, suite_definition
 from expectations.verdict import Verdict
 from kernel.furniture import FURNITURE_PHRASES
+from kernel.legacy import encode
 from kernel.registry import Site
 from kernel.schema import ARTICLE_SCHEMA
 from kernel.timestamps import VN_TZ
@@ -43,6 +45,7 @@ from tests.validation_batches import (
 )
 
 BODY = "\n".join(PARAGRAPHS)
+TCVN3_LINE = encode("Thông tin điện tử của quận được cập nhật thường xuyên.", "tcvn3")
 REQUIRED = (
     "article_id",
     "site",
@@ -80,7 +83,10 @@ BAD_ROWS: dict[str, list[tuple[str, Change]]] = {
         (phrase, lambda r, p=phrase: with_body(r, f"{BODY}\n{p} 1.234"))  # type: ignore[misc]
         for phrase in ("Lượt xem:", "Chia sẻ Zalo", "Tin đọc nhiều", "Họ tên:(*)")
     ],
-    "not_legacy_encoded": [("tcvn3 marked", lambda r: {**r, "legacy_encoding": "tcvn3"})],
+    "not_legacy_encoded": [
+        ("tcvn3 line left undecoded", lambda r: with_body({**r, "legacy_encoding": "tcvn3"}, f"{BODY}\n{TCVN3_LINE}")),
+        ("vni title left undecoded", lambda r: {**r, "title": encode(str(r["title"]), "vni")}),
+    ],
     "not_double_encoded": [
         ("cp1252 body line", lambda r: with_body(r, f"{BODY}\n{double_encoded('Điện lực quận Long Biên')}")),
         ("cp1252 title", lambda r: {**r, "title": double_encoded(str(r["title"]))}),
@@ -108,6 +114,9 @@ GOOD_ROWS: list[tuple[str, Change]] = [
     ("'lượt xem' in prose", lambda r: with_body(r, f"{BODY}\nVideo về lễ hội đã đạt hơn một triệu lượt xem.")),
     ("capitals and abbreviations", lambda r: with_body(r, f"{BODY}\nNGÃ BA CẦU CHUI, UBND, HĐND, COVID-19, WHO.")),
     ("quotes and guillemets", lambda r: with_body(r, f"{BODY}\nÔng nói: «Đã xong việc» và “sẽ làm tiếp”.")),
+    ("typed in tcvn3, decoded", lambda r: {**r, "legacy_encoding": "tcvn3"}),
+    ("typed in vni, decoded", lambda r: {**r, "legacy_encoding": "vni"}),
+    ("french quotation", lambda r: with_body(r, f"{BODY}\nLe maire a déclaré: « Où est né le projet? À côté. »")),
 ]
 
 
@@ -300,6 +309,32 @@ def test_no_double_encoding_in_real_articles() -> None:
     for gold in gold_articles():
         assert double_encoding(f"{gold.data['title']}\n{gold.data['body']}") is None, gold.url
         assert furniture_phrases(gold.data["body"]) is None, gold.url
+
+
+@pytest.mark.parametrize("encoding", ["tcvn3", "vni"])
+def test_legacy_text_left_undecoded_is_found_in_every_gold_article(encoding: str) -> None:
+    for gold in gold_articles():
+        title, lines = gold.data["title"], gold.data["body"]
+        assert legacy_mojibake("\n".join([title, *lines])) is None, gold.url
+        # One paragraph typed in the legacy encoding, the rest decoded: still found, and named.
+        one_line = "\n".join([*lines[:-1], _encodable(lines[-1], encoding)])
+        found = legacy_mojibake(f"{title}\n{one_line}")
+        if len(lines[-1].split()) >= 8:
+            assert found is not None and found.startswith(f"{encoding}: "), (gold.url, found)
+
+
+def _encodable(text: str, encoding: str) -> str:
+    """The text in a legacy encoding, with the characters it cannot write (“ ” – …) left as
+    they are, as a page pasted from a legacy font shows them."""
+    return "".join(encode(ch, encoding) if _can_encode(ch, encoding) else ch for ch in text)
+
+
+def _can_encode(ch: str, encoding: str) -> bool:
+    try:
+        encode(ch, encoding)
+    except ValueError:
+        return False
+    return True
 
 
 def test_furniture_phrases_are_the_extractors_catalogue() -> None:

@@ -19,6 +19,7 @@ from kernel.article import Article, Rejection
 from kernel.registry import ExtractHints
 from transforms.body import clean_body, main_text, restore_dropped, with_lead
 from transforms.cleanup import strip_furniture
+from transforms.legacy import typed_in
 from transforms.metadata import PageMeta, read_metadata
 from transforms.page import parse_page
 from transforms.pagetype import listing_evidence, looks_like_contact_page
@@ -89,5 +90,6 @@ def extract_page(
         category=meta.category,
         kicker=meta.kicker,
         view_count=meta.view_count,
-        legacy_encoding=legacy_encoding(meta.title + "\n" + body),
+        # What the page was typed in, decoded or not (text left undecoded is marked too).
+        legacy_encoding=typed_in(tree) or legacy_encoding(meta.title + "\n" + body),
     )

@@ -8,6 +8,7 @@ import unicodedata
 import lxml.etree
 import lxml.html
 
+from transforms.legacy import decode_page
 from transforms.text import decode_html, fold
 
 
@@ -27,9 +28,11 @@ def parse_page(html: bytes | str, charset: str | None = None) -> lxml.html.HtmlE
     if not text.strip():
         return None
     try:
-        return lxml.html.document_fromstring(text)
+        tree = lxml.html.document_fromstring(text)
     except (lxml.etree.ParserError, ValueError):
         return None
+    decode_page(tree, text)  # TCVN3 / VNI text to Unicode; the root records which it was
+    return tree
 
 
 # -- metadata ---------------------------------------------------------------------------

@@ -1,9 +1,14 @@
-"""Text normalisation: Unicode NFC, folded white space, paragraphs as lines, decoding."""
+"""Text normalisation: Unicode NFC, folded white space, paragraphs as lines, decoding.
+
+:func:`legacy_encoding` (from :mod:`kernel.legacy`) says whether a text is typed in the TCVN3
+or VNI font encodings."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from kernel.legacy import legacy_encoding as legacy_encoding  # the name callers import from here
 
 _SPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_-]+)""", re.I)
@@ -35,23 +40,23 @@ def decode_html(html: bytes, header_charset: str | None = None) -> str:
     """Decode a page: UTF-8 when it is valid UTF-8, else the declared charset, else cp1258.
 
     Strict UTF-8 first because many portals declare one charset and serve another; a
-    page that decodes as UTF-8 without error almost never is anything else.
+    page that decodes as UTF-8 without error almost never is anything else. A page typed in
+    a legacy font encoding (TCVN3, VNI) is returned as a Western code page shows it, the
+    form :mod:`transforms.legacy` decodes, whatever Latin code page it declares.
     """
     try:
         return html.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    declared = [n for n in (header_charset, declared_charset(html)) if n]
-    if not declared:
-        # Undeclared and not UTF-8: windows-1258, unless it reads as a legacy font encoding
-        # (TCVN3, VNI) in a Western code page, where it must stay so to be recognised.
-        western = html.decode("cp1252", errors="replace")
+    declared = [_CHARSET_ALIASES.get(n.lower(), n.lower()) for n in (header_charset, declared_charset(html)) if n]
+    if all(name in _LATIN_CHARSETS for name in declared):
+        # Not through cp1258 even when declared: it differs from windows-1252 on 13 of the
+        # bytes the legacy fonts draw as letters, five of them combining tone marks that NFC
+        # would then merge with the letter before.
+        western = html.decode("latin-1").translate(_CP1252_FOR_C1)
         if legacy_encoding(western):
             return western
     for name in (*declared, "cp1258"):
-        if not name:
-            continue
-        name = _CHARSET_ALIASES.get(name.lower(), name.lower())
         try:
             return html.decode(name)
         except (UnicodeDecodeError, LookupError):
@@ -59,27 +64,11 @@ def decode_html(html: bytes, header_charset: str | None = None) -> str:
     return html.decode("utf-8", errors="replace")
 
 
-# Letters only Unicode Vietnamese has (precomposed with tone or vowel marks).
-_VIETNAMESE_RE = re.compile(r"[ăđơưĂĐƠƯ\u1ea0-\u1ef9]")
-# Glyphs that TCVN3 (ABC) fonts put where Vietnamese letters should be, as a page read
-# with a Western code page shows them ("Th«ng tin ®iÖn tö", "quËn", "nghÞ"): symbols, or
-# capitals inside a lower-case word, which no Western language writes.
-_TCVN3_RE = re.compile(r"[¸µ¶·¹¨»¾¼½©®ª«¬\xad]|(?<=[a-z])[ÆÇÈÉÊËÌÎÏÐÑÒÓÔÕÖ×ØÙÚÛÜÝÞ]")
-# VNI fonts write a tone or vowel mark as its own glyph after the vowel ("Vieät Nam",
-# "ñieän töû").
-_VNI_RE = re.compile(r"(?i)[aeiouy][øùûõïåä]|[aeo][áàã](?=[a-z]|\b)|\bñ[aeiou]")
-_LETTER_RE = re.compile(r"[^\W\d_]")
-
-
-def legacy_encoding(text: str) -> str | None:
-    """``"tcvn3"`` or ``"vni"`` when a text is Vietnamese typed in a legacy font encoding
-    (it reads as mojibake in Unicode), else None."""
-    letters = len(_LETTER_RE.findall(text))
-    if letters < 40 or len(_VIETNAMESE_RE.findall(text)) > 0.02 * letters:
-        return None
-    words = max(len(text.split()), 1)
-    vni = len(_VNI_RE.findall(text)) / words
-    tcvn3 = len(_TCVN3_RE.findall(text)) / words
-    if max(vni, tcvn3) < 0.15:
-        return None
-    return "vni" if vni >= tcvn3 else "tcvn3"
+# Charsets a page typed in a legacy font encoding may declare: the fonts need the bytes to
+# reach them unchanged, which any of these single-byte Latin code pages (or none) gives.
+_LATIN_CHARSETS = frozenset(
+    {"iso-8859-1", "latin-1", "latin1", "l1", "windows-1252", "cp1252", "us-ascii", "ascii", "cp1258", "utf-8"}
+)
+# windows-1252's characters for the bytes 0x80-0x9F (Latin-1 has C1 controls there), so that
+# one translation gives windows-1252 with the five bytes it leaves undefined kept as Latin-1.
+_CP1252_FOR_C1 = {code: ch for code in range(0x80, 0xA0) if (ch := bytes([code]).decode("cp1252", errors="ignore"))}
