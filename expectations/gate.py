@@ -122,6 +122,7 @@ class Engine:
     context: Any
     datasource: Any
     suites: dict[str, Any]
+    expectations: dict[str, list[dict[str, Any]]]  # each suite's expectations, as given to GX
     fingerprint: str
     _batches: dict[str, Any] = field(default_factory=dict)
     _stores: dict[Path, tuple[str, Any]] = field(default_factory=dict)
@@ -175,13 +176,18 @@ def _build_engine(definitions: dict[str, dict[str, Any]], fingerprint: str) -> E
     config.data_docs_sites = {}  # each run's site is built by QualityGate.build_report
     context = gx.get_context(project_config=config, mode="ephemeral")
     datasource = context.data_sources.add_pandas(_DATASOURCE)
-    suites = {name: _add_suite(context, name, definitions[name]) for name in SUITE_NAMES}
-    return Engine(context=context, datasource=datasource, suites=suites, fingerprint=fingerprint)
+    expectations = {name: _named(definitions[name]) for name in SUITE_NAMES}
+    suites = {name: _add_suite(context, name, definitions[name], expectations[name]) for name in SUITE_NAMES}
+    return Engine(context, datasource, suites, expectations, fingerprint)
 
 
-def _add_suite(context: Any, name: str, definition: dict[str, Any]) -> Any:
-    # The report names each expectation as the quarantine and the messages do.
-    expectations = [{**e, "notes": f"{e['meta']['name']}: {e.get('notes') or ''}"} for e in definition["expectations"]]
+def _named(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The suite's expectations, each note starting with the expectation's name: the report
+    names each expectation as the quarantine and the messages do."""
+    return [{**e, "notes": f"{e['meta']['name']}: {e.get('notes') or ''}"} for e in definition["expectations"]]
+
+
+def _add_suite(context: Any, name: str, definition: dict[str, Any], expectations: list[dict[str, Any]]) -> Any:
     try:
         suite = gx.ExpectationSuite(name=name, expectations=expectations, meta=definition["meta"])
     except ValueError as exc:  # pydantic's validation errors included
@@ -274,20 +280,21 @@ class QualityGate:
     def failing_rows(
         self, site: str, frame: pd.DataFrame, parameters: dict[str, Any], names: list[str]
     ) -> dict[str, tuple[int | None, set[int]]]:
-        """GX's count and complete list of failing rows for the named row-level expectations
-        (COMPLETE format; not stored)."""
+        """GX's count and complete list of failing rows for the named row-level expectations:
+        those expectations alone, as one suite, in the COMPLETE format (not stored)."""
+        chosen = [e for e in self.engine.expectations[ARTICLE] if e["meta"]["name"] in names]
+        rows_suite = gx.ExpectationSuite(name=f"{ARTICLE}.failing_rows", expectations=chosen)
         validator = Validator(
             batch_definition=self.engine.batch_definition(site),
             batch_parameters={"dataframe": frame},
             result_format=_result_format(COMPLETE),
         )
         found: dict[str, tuple[int | None, set[int]]] = {}
-        for expectation in self.engine.suites[ARTICLE].expectations:
-            name = str((expectation.meta or {}).get("name"))
-            if name in names:
-                result = validator.validate_expectation(expectation, parameters)
-                count = result.result.get("unexpected_count")
-                found[name] = (None if count is None else int(count), _rows(result.result.get("unexpected_index_list")))
+        for result in validator.validate_expectation_suite(rows_suite, parameters).results:
+            config: Any = result.expectation_config
+            count = result.result.get("unexpected_count")
+            listed = _rows(result.result.get("unexpected_index_list"))
+            found[str(config.meta["name"])] = (None if count is None else int(count), listed)
         return found
 
     def check(self, site: Site, table: pa.Table, *, min_articles: int, count_context: str = "") -> Verdict:

@@ -130,7 +130,7 @@ def test_the_result_format_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- SUMMARY decides as COMPLETE does --------------------------------------------------------------
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_summary_and_complete_give_the_same_verdict(tmp_path: Path, seed: int) -> None:
     rows = defective_rows(seed)
     summary, complete = verdicts(tmp_path, rows)
