@@ -6,13 +6,14 @@
 Prints, in one process: the Great Expectations import, the context set-up (once per
 process: a second run's gate reuses it), then for each size the rows validated as one
 portal's batch and as many portals' batches (``--small-portal-rows`` rows each, 100 by
-default; ``--portal-rows``, 1,000, above ten times that, so 100,000 rows are 100 portals): wall and CPU seconds of the checks, rows per second, seconds
-per batch, the report build, and the results and pages written; and whether 100,000 rows
-(the largest size) stay within the budget (``--budget``, 60 s by default on the 2-core
-development machine). Rows are Vietnamese articles of which a quarter fail one row-level
-expectation (furniture, English text, a foreign URL: each more rows than a SUMMARY result
-lists, so the gate asks GX for the complete list too) and one in forty are undated: a bad
-night, harder than a usual one. ``--profile`` prints where the checks of the many-
+default, or ``--portal-rows``, 1,000, from ten times that on: 100,000 rows are 100
+portals): wall and CPU seconds of the checks, rows per second, seconds per batch, the
+report build, and the results and pages written; and whether the largest size stays within
+the budget (``--budget``, 60 s by default on the 2-core development machine). Rows are
+Vietnamese articles of which a quarter fail one row-level expectation (furniture, English
+text, a foreign URL: each more rows than a SUMMARY result lists, so the gate asks GX for
+the complete list too) and one in forty are undated: a bad night, harder than a usual one.
+``--profile`` prints where the checks of the many-
 portal case spend their time (cProfile, top functions by cumulative time).
 """
 
