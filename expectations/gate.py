@@ -243,6 +243,7 @@ class QualityGate:
         self._store_name, self._store = self.engine.results_store(self.run_dir / "gx")
         self._run_identifier = RunIdentifier(run_name=run_id, run_time=run_time)
         self._site_builder: SiteBuilder | None = None
+        self._unrendered: set[tuple[str, ...]] = set()  # results stored since the last build
 
     @property
     def context(self) -> Any:
@@ -275,6 +276,7 @@ class QualityGate:
             batch_identifier=validator.active_batch_id,
         )
         self._store.set(key, result)
+        self._unrendered.add(key.to_tuple())
         return result
 
     def failing_rows(
@@ -351,14 +353,25 @@ class QualityGate:
         return verdict
 
     def build_report(self, numbers: report.Numbers | None = None) -> Path:
-        """Build (or rebuild) the run's Data Docs from every result stored for the run, with
-        its bundled assets and the run page (``numbers``: see :func:`report.write_run_page`)."""
+        """Build (or update) the run's Data Docs: a page for each result this gate stored
+        since its last build and for any result of the run without one (stored by a process
+        that stopped before building), the suite pages and the index of every result of the
+        run; then the bundled assets and the run page (``numbers``: see
+        :func:`report.write_run_page`)."""
         builder = self._builder()
-        # SiteBuilder.build() without its copy of GX's own static files (~4 MB of fonts and
-        # images that no page of ours uses): the sections, then the index.
-        for section in builder.site_section_builders.values():
-            section.build()
+        pages = builder.target_store.store_backends[ValidationResultIdentifier]
+        stale = [
+            key
+            for key in self._store.list_keys()
+            if key.to_tuple() in self._unrendered or not pages.has_key(key.to_tuple())
+        ]
+        # SiteBuilder.build() renders every result again and copies GX's own static files
+        # (~4 MB of fonts and images that no page of ours uses); here only what changed.
+        builder.site_section_builders["expectations"].build()
+        if stale:
+            builder.site_section_builders["validations"].build(resource_identifiers=stale)
         builder.site_index_builder.build()
+        self._unrendered.clear()
         report.install_static_assets(self.docs_dir, self.run_dir.parent / ".static")
         report.write_run_page(self.docs_dir, self.run_id, numbers)
         return self.docs_dir / "index.html"

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import lxml.html
@@ -193,6 +194,33 @@ def test_the_report_links_the_run_page(tmp_path: Path) -> None:
     assert report.RUN_PAGE in links and (index.parent / report.RUN_PAGE).exists()
     gate.build_report()  # rebuilt without numbers: the ones given before stay
     assert report.read_run_numbers(index.parent) == {"crawl": {"longbien": {"pages": 3}}}
+
+
+def test_a_rebuilt_report_renders_only_what_changed(tmp_path: Path) -> None:
+    sites = [longbien(), replace(longbien(), slug="phuc_dong")]
+    first = QualityGate(RUN, RUN_TIME, tmp_path / RUN)
+    for site in sites:
+        first.check(site, batch([{**good_row(1), "site": site.slug}]), min_articles=0)
+    docs = first.build_report().parent
+
+    def page(site: str, suite: str = ARTICLE) -> Path:
+        (found,) = (docs / "validations" / suite).rglob(f"*-{site}.html")
+        return found
+
+    marker = "<!-- rendered by the first build -->"
+    for site in sites:
+        for suite in (ARTICLE, "portal_batch"):
+            page(site.slug, suite).write_text(page(site.slug, suite).read_text("utf-8") + marker, "utf-8")
+    page("phuc_dong", "portal_batch").unlink()  # as if a process had stopped before its build
+    again = QualityGate(RUN, RUN_TIME, tmp_path / RUN)  # validate --run for one portal
+    again.check(sites[0], batch([with_body(good_row(1), f"{BODY}\nLượt xem: 9")]), min_articles=0)
+    again.build_report()
+    assert marker not in page("longbien").read_text("utf-8")  # its new result
+    assert marker not in page("longbien", "portal_batch").read_text("utf-8")
+    assert marker in page("phuc_dong").read_text("utf-8")  # unchanged, not rendered again
+    assert page("phuc_dong", "portal_batch").exists()  # missing, rendered
+    rows = lxml.html.fromstring((docs / "index.html").read_text("utf-8")).xpath("//tbody/tr")
+    assert sum("Failed" in row.text_content() for row in rows) == 1  # the index knows the new result
 
 
 @pytest.mark.slow
