@@ -20,10 +20,11 @@ fails the batch as well.
 
 Result format. Production validates with GX's SUMMARY format: a result keeps its counts
 and up to :data:`REPORT_EXAMPLES` failing rows, so results and report pages stay small
-however many rows fail. The quarantine still needs every failing row: when a row-level
-expectation failed on more rows than its result lists, the gate asks GX for that
-expectation alone again in the COMPLETE format (not stored), so the row verdicts are GX's
-own in both formats. Tests use COMPLETE (``VNPORTALS_VALIDATION_RESULT_FORMAT=COMPLETE`` or
+however many rows fail. The quarantine still needs every failing row: when row-level
+expectations failed on more rows than their results list, the gate asks GX again for those
+expectations alone, in one run in the COMPLETE format (not stored), so the row verdicts are
+GX's own in both formats. The batch-level suite is always SUMMARY: its messages need only
+examples. Tests use COMPLETE (``VNPORTALS_VALIDATION_RESULT_FORMAT=COMPLETE`` or
 the ``result_format`` argument); ``tests/test_gate.py`` checks that the verdicts are equal.
 """
 
