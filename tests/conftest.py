@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,10 @@ import pytest
 
 from kernel.registry import Site, load_registry
 from pipeline.mirror import MIRROR_DIR, MirrorServer, mirror_file
+
+# The tests validate with GX's COMPLETE result format (production uses SUMMARY);
+# tests/test_gate.py checks that both give the same verdicts.
+os.environ.setdefault("VNPORTALS_VALIDATION_RESULT_FORMAT", "COMPLETE")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLD_DIR = FIXTURES / "gold"
