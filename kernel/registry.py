@@ -346,7 +346,7 @@ def load_family(path: Path) -> Family:
         if portal_field in data:
             raise fields.error(portal_field, "belongs in the portal's own file, not in a family template")
     fields.reject_unknown(_TEMPLATE_FIELDS)
-    return Family(name=name, path=path, description=description, table={k: v for k, v in data.items()})
+    return Family(name=name, path=path, description=description, table=data)
 
 
 def load_families(directory: Path | None = None) -> dict[str, Family]:
@@ -483,7 +483,8 @@ def load_registry(directory: Path | None = None, families: Mapping[str, Family] 
 
 
 def select_sites(sites: dict[str, Site], wanted: list[str] | None) -> list[Site]:
-    """The portals named in ``wanted`` (all enabled portals when None), in registry order."""
+    """The portals named in ``wanted``, in that order (every enabled portal, in registry order,
+    when None)."""
     if not wanted:
         return [s for s in sites.values() if s.enabled]
     unknown = [w for w in wanted if w not in sites]

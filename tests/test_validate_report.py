@@ -16,13 +16,25 @@ import pytest
 
 from expectations.suites import ARTICLE, PORTAL_BATCH, expectation_names
 from kernel.registry import load_registry
-from pipeline.steps import validate_step
-from tests.validation_batches import PARAGRAPHS, RUN, batch, good_row, good_rows, uongbi_rows, with_body, write_batch
+from tests.support.validation_batches import (
+    PARAGRAPHS,
+    RUN,
+    batch,
+    good_row,
+    good_rows,
+    uongbi_rows,
+    validate_now,
+    with_body,
+    write_batch,
+)
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium not installed (Debian package 'chromium'; .ci/run installs it)"
-)
+pytestmark = [
+    pytest.mark.slow,  # a headless browser
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="headless Chromium not installed (Debian package 'chromium'; .ci/run installs it)"
+    ),
+]
 
 
 def rendered(page: Path, profile: Path) -> lxml.html.HtmlElement:
@@ -62,10 +74,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_batch(data, batch([*good_rows(6), leaked]))
     write_batch(data, batch(uongbi_rows(5)), "uongbi")
     registry = load_registry()
-    summary = validate_step([registry["longbien"], registry["uongbi"]], data, run_id=RUN)
+    summary = validate_now([registry["longbien"], registry["uongbi"]], data, RUN)
     assert summary.quarantined == {"longbien": 1, "uongbi": 0}
-    assert summary.report_path is not None
-    return summary.report_path
+    return Path(summary.reports[RUN])
 
 
 def test_the_index_lists_the_runs_results_per_portal_and_suite(report: Path, tmp_path: Path) -> None:

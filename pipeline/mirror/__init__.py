@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +22,9 @@ from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
 MIRROR_DIR = Path(__file__).resolve().parent / "portals"
+
+#: The mirror setting that serves the bundled offline mirror from this process.
+BUNDLED = "bundled"
 
 _CONTENT_TYPES = {
     ".xml": "application/xml",
@@ -153,3 +158,17 @@ class MirrorServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def serving(mirror: str | None) -> Iterator[str | None]:
+    """The URL the crawl sends its requests to: a running mirror server's URL as given, the
+    bundled mirror served here for the ``with`` block (``mirror`` is :data:`BUNDLED`), or
+    None for the real portals."""
+    if mirror != BUNDLED:
+        yield mirror
+        return
+    if not MIRROR_DIR.is_dir():
+        raise FileNotFoundError(f"{MIRROR_DIR}: the bundled offline mirror is missing from the installation")
+    with MirrorServer(MIRROR_DIR) as server:
+        yield server.url
