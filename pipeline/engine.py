@@ -27,6 +27,7 @@ tasks run each step for one portal or for all, in separate processes, and call
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +45,8 @@ from pipeline.storage import publish as publish_batches
 from pipeline.validate import is_stale, pending_batches, validate_batches
 
 Progress = Callable[[str], None]
+
+log = logging.getLogger(__name__)
 
 #: The steps of each kind of run, in order.
 STEPS: dict[str, tuple[str, ...]] = {
@@ -379,6 +382,7 @@ class Engine:
         except Exception as exc:  # the step failed for this portal; the run goes on without it
             record.state, record.failure = "failed", f"{type(exc).__name__}: {exc}"
             self.progress(f"{step} {site or ''}: FAILED: {record.failure}".replace("  ", " "))
+            log.info("%s %s failed", step, site or "(the run)", exc_info=True)  # the traceback, for the logs
         record.finished_at = _now().isoformat()
         record.duration_s = round(time.monotonic() - clock, 2)
         self._write(plan, record)
@@ -441,6 +445,7 @@ class Engine:
         except Exception as exc:  # every portal of the call fails with it; the run goes on
             error = f"{type(exc).__name__}: {exc}"
             self.progress(f"{step}: FAILED: {error}")
+            log.info("%s of %s failed", step, ", ".join(slugs), exc_info=True)  # the traceback, for the logs
         finished, duration = _now().isoformat(), round(time.monotonic() - clock, 2)
         for record in records.values():
             if record.summary is None and record.failure is None:

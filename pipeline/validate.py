@@ -417,8 +417,3 @@ def validate_batches(layout: DataLayout, runs: Batches, progress: Progress = _qu
     if not runs:
         progress("validate: no extracted batches to validate")
     return summary
-
-
-def unvalidated_batches(layout: DataLayout, sites: list[Site]) -> list[Path]:
-    """Extracted batches that publish will not see until they are validated."""
-    return [p for site in sites for p in layout.extracted_files(site.slug) if is_stale(layout, site.slug, p)]

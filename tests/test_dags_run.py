@@ -151,6 +151,7 @@ def comparable(value: Any, run_id: str, data: Path) -> Any:
         return [comparable(v, run_id, data) for v in value]
     if isinstance(value, str):
         text = value.replace(str(data), "<data>").replace(run_id, "<run>")
+        text = re.sub(r"\d{8}T\d{6}\.\d{6}Z", "<time>", text)  # the report pages' folder: GX's clock
         return re.sub(r"\b\d+\.\ds\b", "<seconds>", text)  # a crawl line's duration
     return value
 
