@@ -188,8 +188,6 @@ class RunReport:
             if step == "publish":
                 record = self.data["publish"]
                 out += [f"  publish  {line}" for line in (record or {}).get("lines", [])]
-                if record is None and any(p["outcome"] == DONE for p in self.data["portals"].values()):
-                    out.append("  publish  did not run")
                 continue
             for slug, portal in self.data["portals"].items():
                 record = portal.get(step)
@@ -387,6 +385,31 @@ class Engine:
         record.duration_s = round(time.monotonic() - clock, 2)
         self._write(plan, record)
 
+    @contextmanager
+    def _steps(self, plan: Plan, step: str, slugs: list[str]) -> Iterator[dict[str, StepRecord]]:
+        """One call that does a step for several portals at once (crawl, validate): every
+        portal recorded as running, then as the call left it; a record the call did not
+        fill in fails with the exception, or as "ended without a result"."""
+        started = _now().isoformat()
+        records = {s: StepRecord(step=step, site=s, state="running", started_at=started) for s in slugs}
+        for record in records.values():
+            self._write(plan, record)
+        clock = time.monotonic()
+        error: str | None = None
+        try:
+            yield records
+        except Exception as exc:  # every portal of the call fails with it; the run goes on
+            error = f"{type(exc).__name__}: {exc}"
+            self.progress(f"{step}: FAILED: {error}")
+            log.info("%s of %s failed", step, ", ".join(slugs), exc_info=True)  # the traceback, for the logs
+        finished, duration = _now().isoformat(), round(time.monotonic() - clock, 2)
+        for record in records.values():
+            if record.summary is None and record.failure is None:
+                record.failure = error or f"the {step} step ended without a result for this portal"
+            record.state = "failed" if record.failure else "ok"
+            record.finished_at, record.duration_s = finished, duration
+            self._write(plan, record)
+
     def ready(self, plan: Plan, step: str, portals: Sequence[str] | None = None) -> list[str]:
         """The portals (of those given, or of the plan) that ``step`` works on: those with
         batches whose earlier steps of the run all ended well."""
@@ -428,31 +451,6 @@ class Engine:
                 if not summary.ok and not record.failure:
                     record.failure = "the crawl failed"
         return list(records.values())
-
-    @contextmanager
-    def _steps(self, plan: Plan, step: str, slugs: list[str]) -> Iterator[dict[str, StepRecord]]:
-        """One call that does a step for several portals at once (crawl, validate): every
-        portal recorded as running, then as the call left it; a record the call did not
-        fill in fails with the exception, or as "ended without a result"."""
-        started = _now().isoformat()
-        records = {s: StepRecord(step=step, site=s, state="running", started_at=started) for s in slugs}
-        for record in records.values():
-            self._write(plan, record)
-        clock = time.monotonic()
-        error: str | None = None
-        try:
-            yield records
-        except Exception as exc:  # every portal of the call fails with it; the run goes on
-            error = f"{type(exc).__name__}: {exc}"
-            self.progress(f"{step}: FAILED: {error}")
-            log.info("%s of %s failed", step, ", ".join(slugs), exc_info=True)  # the traceback, for the logs
-        finished, duration = _now().isoformat(), round(time.monotonic() - clock, 2)
-        for record in records.values():
-            if record.summary is None and record.failure is None:
-                record.failure = error or f"the {step} step ended without a result for this portal"
-            record.state = "failed" if record.failure else "ok"
-            record.finished_at, record.duration_s = finished, duration
-            self._write(plan, record)
 
     def extract(self, plan: Plan, portals: Sequence[str] | None = None) -> list[StepRecord]:
         """Extract each portal's batches from the raw archive, one portal at a time."""
