@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from kernel.layout import new_run_id  # noqa: E402
 from kernel.registry import load_registry  # noqa: E402
 from pipeline.crawl import crawl_sites  # noqa: E402
-from tests.portalserver import Page, PortalServer  # noqa: E402
+from tests.support.portalserver import Page, PortalServer  # noqa: E402
 
 PARAGRAPH = "Ủy ban nhân dân huyện đã tổ chức hội nghị triển khai nhiệm vụ phát triển kinh tế - xã hội. " * 30
 

@@ -12,16 +12,21 @@ plan ──> portal[slug] (one per portal, mapped):  crawl ──> extract
   portals at once as the pool has slots); a failed crawl is retried with exponential
   backoff, then shown failed under its portal's name, and the other portals go on.
 * **extract** turns that crawl's raw archive into a batch of articles.
-* **validate** runs the data-quality suites on the batches: failing rows are quarantined, and a
-  portal whose batch fails its batch-level expectations is reported and left unpublished.
-* **publish** merges the batches into the Parquet dataset and emits the Asset, with the
-  run's numbers in the event's extra, so downstream DAGs can be scheduled on new articles.
-* **report** writes ``runs/<run_id>.json`` and fails the run, naming each failed portal and
-  why, if any did (after the others were published).
+* **validate** runs the data-quality suites on the batches of every portal whose extraction
+  ended well: failing rows and the pages the extractor rejected are quarantined, and a
+  portal whose batch fails as a whole is recorded and left unpublished.
+* **publish** merges the batches of the portals that passed into the Parquet dataset and
+  emits the Asset, with the run's numbers in the event's extra, so downstream DAGs can be
+  scheduled on new articles.
+* **report** writes ``runs/<run_id>.json`` (the same summary ``vnportals run`` writes) and
+  fails the run, naming each failed portal and why, if any did (after the others were
+  published).
 
-The DAG file is thin and does no I/O while it is parsed: shape settings come from
-environment variables (:mod:`pipeline.airflow_settings`), the work from
-:mod:`pipeline.airflow_tasks`, imported inside each task.
+Each task is one step of the run engine (:mod:`pipeline.engine`), which keeps the run's plan
+and a record of every step under the data dir; the next task reads them. The DAG file is thin
+and does no I/O while it is parsed: shape settings come from environment variables
+(:mod:`pipeline.airflow.settings`), the work from :mod:`pipeline.airflow.tasks`, imported
+inside each task.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from airflow.sdk import (
     task_group,
 )
 
-from pipeline.airflow_settings import dag_shape, default_args
+from pipeline.airflow.settings import dag_shape, default_args
 
 SHAPE = dag_shape()
 VN = "Asia/Ho_Chi_Minh"
@@ -56,8 +61,8 @@ ARTICLES = Asset(
 
 def _context() -> tuple[Any, Any, str]:
     """The running task's settings, Airflow context and pipeline run id."""
-    from pipeline.airflow_settings import run_settings
-    from pipeline.airflow_tasks import pipeline_run_id
+    from pipeline.airflow.settings import run_settings
+    from pipeline.airflow.tasks import pipeline_run_id
 
     context = get_current_context()
     return run_settings(), context, pipeline_run_id(context["dag_run"].run_after)
@@ -88,80 +93,71 @@ def _context() -> tuple[Any, Any, str]:
 def vnportals_nightly() -> None:
     @task
     def plan() -> list[str]:
-        from pipeline.airflow_tasks import plan_portals
+        from pipeline.airflow.tasks import plan_night
 
         settings, context, run_id = _context()
-        return plan_portals(context["params"].get("sites"), settings, run_id)
+        return plan_night(
+            context["params"].get("sites"),
+            settings,
+            run_id,
+            dag_id=context["dag"].dag_id,
+            dag_run_id=context["dag_run"].run_id,
+        )
 
     @task(
         pool=SHAPE.crawl_pool,
         execution_timeout=SHAPE.crawl_timeout,
         map_index_template="{{ portal }}",
     )
-    def crawl(slug: str) -> dict[str, Any]:
-        from pipeline.airflow_tasks import crawl_portal
+    def crawl(slug: str) -> str:
+        from pipeline.airflow.tasks import crawl_portal
 
         settings, context, run_id = _context()
         context["portal"] = slug  # type: ignore[typeddict-unknown-key]  # names the map index in the UI
-        return crawl_portal(slug, run_id, settings, time_budget_s=SHAPE.crawl_time_budget_s)
+        crawl_portal(slug, run_id, settings, time_budget_s=SHAPE.crawl_time_budget_s)
+        return slug
 
     @task(map_index_template="{{ portal }}")
-    def extract(crawled: dict[str, Any]) -> dict[str, Any]:
-        from pipeline.airflow_tasks import extract_portal
+    def extract(slug: str) -> dict[str, Any]:
+        from pipeline.airflow.tasks import extract_portal
 
-        settings, context, _ = _context()
-        context["portal"] = crawled["site"]  # type: ignore[typeddict-unknown-key]
-        return extract_portal(crawled, settings)
+        settings, context, run_id = _context()
+        context["portal"] = slug  # type: ignore[typeddict-unknown-key]
+        return extract_portal(slug, run_id, settings)
 
     @task_group
     def portal(slug: str) -> Any:
         return extract(crawl(slug))
 
-    # Runs once every portal is done, on whatever was extracted: one failed portal never
-    # holds back the others.
+    # Runs once every portal is done, on whatever was extracted (the run's ledger says
+    # which): one failed portal never holds back the others.
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def validate(extracted: list[dict[str, Any]]) -> dict[str, Any]:
-        from pipeline.airflow_tasks import batches_of, mapped_results, validate_batches
+        from pipeline.airflow.tasks import validate_run
 
-        settings, _, _ = _context()
-        # The validation step, validate_step(sites, data_dir, run_id=...), is called in there
-        # when it exists (pipeline.steps or pipeline.validate); without it the batches pass.
-        return validate_batches(batches_of(mapped_results(extracted)), settings)
+        settings, _, run_id = _context()
+        return validate_run(run_id, settings)
 
     @task(outlets=[ARTICLES])
     def publish(validation: dict[str, Any]) -> dict[str, Any]:
-        from pipeline.airflow_tasks import publish_portals
+        from pipeline.airflow.tasks import publish_run
 
         settings, context, run_id = _context()
-        summary = publish_portals(validation["portals"], settings)
+        summary = publish_run(run_id, settings)
         context["outlet_events"][ARTICLES].extra = {
             "path": str(settings.data_dir / "articles"),
             "run_id": run_id,
-            "new": summary["new"],
-            "updated": summary["updated"],
-            "unchanged": summary["unchanged"],
-            "rows_total": summary["rows_total"],
-            "partitions": summary["partitions"],
+            **{k: summary[k] for k in ("new", "updated", "unchanged", "rows_total", "partitions")},
         }
         return summary
 
-    # Not retried: it fails on purpose, to mark the run failed when a portal failed. It reads
-    # validate's and publish's results itself: they are missing when those tasks failed.
+    # Not retried: it fails on purpose, to mark the run failed when a portal failed.
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def report(planned: list[str], extracted: list[dict[str, Any]]) -> dict[str, Any]:
-        from pipeline.airflow_tasks import mapped_results, report_run
+        from pipeline.airflow.tasks import report_run
 
-        settings, context, run_id = _context()
-        ti = context["ti"]
-        return report_run(
-            run_id=run_id,
-            planned=list(planned),
-            extracted=mapped_results(extracted),
-            validation=ti.xcom_pull(task_ids="validate"),
-            published=ti.xcom_pull(task_ids="publish"),
-            settings=settings,
-            airflow_run_id=context["dag_run"].run_id,
-        )
+        settings, _, run_id = _context()
+        return report_run(run_id, settings)
 
     planned = plan()
     extracted = portal.expand(slug=planned)

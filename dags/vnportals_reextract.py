@@ -4,7 +4,9 @@ Triggered by hand (Trigger DAG with config): for the portals in ``sites`` (every
 portal when empty) and the crawl runs started between ``date_from`` and ``date_to``
 (inclusive, Vietnam time; open-ended when empty), it re-extracts each archived crawl run
 with today's rules, validates the batches, and publishes them: revised articles replace
-their rows, unchanged ones stay as they are.
+their rows, unchanged ones stay as they are, and pages the extractor rejected before and
+extracts now leave the quarantine for the dataset. ``vnportals reextract --from D --to D``
+does the same from the command line, through the same run engine.
 
 ```
 plan ──> reextract[slug] (mapped) ──> validate ──> publish (emits vnportals_articles) ──> report
@@ -19,7 +21,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, Param, TriggerRule, dag, get_current_context, task
 
-from pipeline.airflow_settings import dag_shape, default_args
+from pipeline.airflow.settings import dag_shape, default_args
 
 SHAPE = dag_shape()
 VN = "Asia/Ho_Chi_Minh"
@@ -33,10 +35,13 @@ ARTICLES = Asset(
 )
 
 
-def _settings() -> Any:
-    from pipeline.airflow_settings import run_settings
+def _context() -> tuple[Any, Any, str]:
+    """The running task's settings, Airflow context and pipeline run id."""
+    from pipeline.airflow.settings import run_settings
+    from pipeline.airflow.tasks import pipeline_run_id
 
-    return run_settings()
+    context = get_current_context()
+    return run_settings(), context, pipeline_run_id(context["dag_run"].run_after)
 
 
 @dag(
@@ -76,58 +81,60 @@ def _settings() -> Any:
 )
 def vnportals_reextract() -> None:
     @task
-    def plan() -> list[dict[str, Any]]:
-        from pipeline.airflow_tasks import plan_reextract
+    def plan() -> list[str]:
+        from pipeline.airflow.tasks import plan_reextract
 
-        params = get_current_context()["params"]
-        return plan_reextract(params.get("sites"), params.get("date_from"), params.get("date_to"), _settings())
+        settings, context, run_id = _context()
+        params = context["params"]
+        return plan_reextract(
+            params.get("sites"),
+            params.get("date_from"),
+            params.get("date_to"),
+            settings,
+            run_id,
+            dag_id=context["dag"].dag_id,
+            dag_run_id=context["dag_run"].run_id,
+        )
 
     @task(map_index_template="{{ portal }}")
-    def reextract(job: dict[str, Any]) -> dict[str, Any]:
-        from pipeline.airflow_tasks import reextract_portal
+    def reextract(slug: str) -> dict[str, Any]:
+        from pipeline.airflow.tasks import extract_portal
 
-        get_current_context()["portal"] = job["site"]  # type: ignore[typeddict-unknown-key]
-        return reextract_portal(job, _settings())
+        settings, context, run_id = _context()
+        context["portal"] = slug  # type: ignore[typeddict-unknown-key]
+        return extract_portal(slug, run_id, settings)
 
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def validate(results: list[dict[str, Any]]) -> dict[str, Any]:
-        from pipeline.airflow_tasks import batches_of, mapped_results, validate_batches
+        from pipeline.airflow.tasks import validate_run
 
-        # The validation step, validate_step(sites, data_dir, run_id=...), is called in there
-        # for each re-extracted run when it exists (pipeline.steps or pipeline.validate).
-        return validate_batches(batches_of(mapped_results(results)), _settings())
+        settings, _, run_id = _context()
+        return validate_run(run_id, settings)
 
     @task(outlets=[ARTICLES])
     def publish(validation: dict[str, Any]) -> dict[str, Any]:
-        from pipeline.airflow_tasks import publish_portals
+        from pipeline.airflow.tasks import publish_run
 
-        settings = _settings()
-        summary = publish_portals(validation["portals"], settings)
-        get_current_context()["outlet_events"][ARTICLES].extra = {
+        settings, context, run_id = _context()
+        summary = publish_run(run_id, settings)
+        context["outlet_events"][ARTICLES].extra = {
             "path": str(settings.data_dir / "articles"),
-            "reextracted": validation["portals"],
-            "new": summary["new"],
-            "updated": summary["updated"],
-            "unchanged": summary["unchanged"],
-            "rows_total": summary["rows_total"],
+            "run_id": run_id,
+            "reextracted": summary["portals"],
+            **{k: summary[k] for k in ("new", "updated", "unchanged", "rows_total")},
         }
         return summary
 
     # Not retried: it fails on purpose, to mark the run failed when a portal failed.
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
-    def report(jobs: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
-        from pipeline.airflow_tasks import mapped_results, report_reextract
+    def report(jobs: list[str], results: list[dict[str, Any]]) -> dict[str, Any]:
+        from pipeline.airflow.tasks import report_run
 
-        ti = get_current_context()["ti"]
-        return report_reextract(
-            jobs=list(jobs),
-            results=mapped_results(results),
-            validation=ti.xcom_pull(task_ids="validate"),
-            published=ti.xcom_pull(task_ids="publish"),
-        )
+        settings, _, run_id = _context()
+        return report_run(run_id, settings)
 
     jobs = plan()
-    results = reextract.expand(job=jobs)
+    results = reextract.expand(slug=jobs)
     publish(validate(results)) >> report(jobs, results)
 
 

@@ -5,7 +5,10 @@ parameters that fill their ``$PARAMETER`` placeholders for one portal and one ru
   these is quarantined with the names of the expectations it failed.
 * ``portal_batch`` (batch level): what makes one portal's batch of a run trustworthy as a
   whole: schema and types, the share of undated articles and of empty bodies, the article
-  count against the portal's recent runs. A failure fails the validation step.
+  count against the portal's recent runs. A failure fails the portal's batch. Its schema
+  expectations (``columns``, ``type_<column>``) are not written in its file but built here
+  from the articles schema (:data:`kernel.schema.ARTICLE_SCHEMA`, the one definition) and
+  the derived columns, so the suite cannot drift from what the extractor writes.
 
 Every expectation carries a stable ``meta.name`` ("published_at_not_null"): the name the
 quarantine, the results file and the failure messages use. Thresholds are parameters, not
@@ -23,7 +26,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from expectations.columns import with_derived_columns
 from kernel.registry import Site, ValidateThresholds
+from kernel.schema import ARTICLE_SCHEMA
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 ARTICLE = "article"
@@ -52,6 +59,8 @@ def suite_definition(name: str) -> dict[str, Any]:
         raise SuiteError(f"{path}: 'name' must be {name!r}")
     if not isinstance(data.get("meta", {}).get("version"), int):
         raise SuiteError(f"{path}: 'meta.version' must be an integer")
+    if name == PORTAL_BATCH:
+        data["expectations"] = [*schema_expectations(), *data.get("expectations", [])]
     names = [str(e.get("meta", {}).get("name", "")) for e in data.get("expectations", [])]
     if not names or not all(names):
         raise SuiteError(f"{path}: every expectation needs a 'meta.name'")
@@ -59,6 +68,47 @@ def suite_definition(name: str) -> dict[str, Any]:
     if duplicate:
         raise SuiteError(f"{path}: expectation name {duplicate[0]!r} is used twice")
     return data
+
+
+def pandas_type(arrow_type: pa.DataType) -> str:
+    """The dtype name GX sees for a column of this Arrow type, as the gate hands the batch
+    to pandas (nullable integers, pandas' string dtype, zoned timestamps)."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "str"
+    if pa.types.is_timestamp(arrow_type):
+        zone = f", {arrow_type.tz}" if arrow_type.tz else ""
+        return f"datetime64[{arrow_type.unit}{zone}]"
+    if pa.types.is_integer(arrow_type):
+        return str(arrow_type).capitalize()  # int32 -> Int32: the gate maps them to nullable integers
+    if pa.types.is_floating(arrow_type):
+        return {16: "float16", 32: "float32", 64: "float64"}[arrow_type.bit_width]
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    raise SuiteError(f"no pandas dtype known for the Arrow type {arrow_type} of the articles schema")
+
+
+def schema_expectations() -> list[dict[str, Any]]:
+    """The ``portal_batch`` suite's schema expectations, from the articles schema and the
+    derived columns: the columns in order, then one type expectation per column."""
+    schema = with_derived_columns(ARTICLE_SCHEMA.empty_table()).schema
+    expectations: list[dict[str, Any]] = [
+        {
+            "type": "expect_table_columns_to_match_ordered_list",
+            "kwargs": {"column_list": schema.names},
+            "meta": {"name": "columns"},
+            "notes": "The articles schema (ARTICLE_SCHEMA in kernel/schema.py), then the derived columns.",
+        }
+    ]
+    for column in schema:
+        expectations.append(
+            {
+                "type": "expect_column_type_to_be",
+                "kwargs": {"column": column.name, "type_": pandas_type(column.type)},
+                "meta": {"name": f"type_{column.name}"},
+                "notes": f"The type of {column.name} as pandas reads the batch ({column.type} in Arrow).",
+            }
+        )
+    return expectations
 
 
 def expectation_names(name: str) -> list[str]:

@@ -16,6 +16,9 @@ scraped text, so nothing a page says can place a file outside the data dir.
 <data>/validation/.static/                the reports' fonts and images, hard-linked into each run's docs
 <data>/articles/published_month=YYYY-MM/part-NNNNN.parquet   the published dataset
 <data>/runs/<run_id>.json                 the summary of one CLI/DAG run
+<data>/runs/<run_id>/plan.json            what the run set out to do (portals, batches, steps)
+<data>/runs/<run_id>/<step>/<site>.json   what one step did for one portal (the run's ledger)
+<data>/runs/<run_id>/<step>.json          what a step of the whole run did (publish)
 <data>/state/<site>/crawl.sqlite          the crawl's memory of every URL it kept
 <data>/state/<site>/repetition.json       paragraphs counted per run, for site-level repetition
 <data>/state/<site>/article_counts.json   articles per run, for the count check
@@ -40,6 +43,7 @@ from pathlib import Path
 
 RUN_ID_RE = re.compile(r"^\d{8}T\d{6}(?:\d{6})?Z$")
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_STEP_RE = re.compile(r"^[a-z]{1,32}$")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -225,6 +229,21 @@ class DataLayout:
 
     def run_summary_path(self, run_id: str) -> Path:
         return self.runs / f"{_check_run_id(run_id)}.json"
+
+    def run_ledger(self, run_id: str) -> Path:
+        """What a run planned and what each of its steps did, one file per step and portal."""
+        return self.runs / _check_run_id(run_id)
+
+    def run_plan_path(self, run_id: str) -> Path:
+        return self.run_ledger(run_id) / "plan.json"
+
+    def step_record_path(self, run_id: str, step: str, site: str | None = None) -> Path:
+        """The record of one step of a run, for one portal or (``site`` None) the whole run."""
+        if not _STEP_RE.match(step):
+            raise ValueError(f"not a step name: {step!r}")
+        if site is None:
+            return self.run_ledger(run_id) / f"{step}.json"
+        return self.run_ledger(run_id) / step / f"{_check_slug(site)}.json"
 
     def warcs(self, site: str) -> list[Path]:
         return sorted((self.raw / _check_slug(site)).glob("*.warc.gz"))

@@ -1,5 +1,6 @@
-"""The article record's columns: the ``articles`` dataset's schema, the quarantine's, the
-partition an article belongs to, and how an :class:`~kernel.article.Article` becomes a row.
+"""The article record's columns: the ``articles`` dataset's schema, the extracted batches'
+and the quarantine's, the partition an article belongs to, and how an
+:class:`~kernel.article.Article` (or a page the extractor rejected) becomes a row.
 
 One definition for everyone: the extract step writes batches with it, validation checks
 batches against it (the GX suite's schema expectations are built from it), publish writes the
@@ -78,9 +79,35 @@ def partition_of(published_at: datetime | None) -> str:
 
 # The articles columns, every one nullable: a row may be held back for a missing value.
 QUARANTINED_ARTICLE_SCHEMA = pa.schema([f.with_nullable(True) for f in ARTICLE_SCHEMA])
+
+# Why the extractor did not make an article of an article page ("not_article: 40 words",
+# "extraction_failed: no result within 20 s"); null for an article.
+REJECTION = pa.field("rejection", pa.string())
+
+# An extracted batch: one row per article page of a crawl. A page the extractor rejected has
+# its identity (article_id, site, url, canonical_url, fetched_at, extracted_at,
+# extractor_version) and its ``rejection``; every other column is null.
+EXTRACTED_SCHEMA = pa.schema([*QUARANTINED_ARTICLE_SCHEMA, REJECTION])
+
+
+def rejected_row(url: str, site: str, reason: str, fetched_at: datetime, extracted_at: datetime) -> dict[str, object]:
+    """The batch row of an article page the extractor rejected or could not extract."""
+    return {
+        "article_id": article_id(url),
+        "site": site,
+        "url": url,
+        "canonical_url": canonical_url(url),
+        "fetched_at": fetched_at,
+        "extracted_at": extracted_at,
+        "extractor_version": EXTRACTOR_VERSION,
+        "rejection": reason,
+    }
+
+
 QUARANTINE_SCHEMA = pa.schema(
     [
         *QUARANTINED_ARTICLE_SCHEMA,
+        REJECTION,
         pa.field("failed_expectations", pa.list_(pa.string()), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("validated_at", pa.timestamp("us", tz="UTC"), nullable=False),

@@ -1,9 +1,12 @@
-"""The ``vnportals`` command line: sites, crawl, extract, validate, publish, run, demo.
+"""The ``vnportals`` command line: a thin adapter over the run engine (:mod:`pipeline.engine`).
 
 Every subcommand takes ``--data-dir`` (default ``./data``), ``--sites`` (comma-separated
 slugs; all enabled portals by default) and ``--registry`` (a folder of site configs; the
-bundled ``kernel/sites`` by default). Errors are one line naming the portal, file or URL,
-with exit status 2; a run in which some portal failed exits with status 1.
+bundled ``kernel/sites`` by default). Each command that works on the data is one run of the
+engine: it prints what each step does as it goes, then the run's report, and writes the
+run's summary to ``runs/<run_id>.json``. Exit status: 0 when every portal is done, 1 when
+some portal failed (the others were published), 2 for a usage or configuration error (one
+line naming the portal, file, field or URL), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -13,18 +16,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from kernel.layout import DataLayout
-from kernel.registry import RegistryError, Site, load_registry, select_sites
-from pipeline.mirror import MIRROR_DIR, MirrorServer
-from pipeline.steps import (
-    RunSummary,
-    ValidationFailed,
-    crawl_step,
-    extract_step,
-    publish_step,
-    run_all,
-    validate_step,
-)
+from kernel.registry import RegistryError, effective_config, load_registry, select_sites
+from pipeline.engine import Engine, RunReport
+from pipeline.mirror import BUNDLED, serving
 
 
 class CliError(Exception):
@@ -35,106 +29,108 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _sites(args: argparse.Namespace) -> list[Site]:
-    registry = load_registry(args.registry)
-    wanted = [s.strip() for s in args.sites.split(",") if s.strip()] if args.sites else None
-    chosen = select_sites(registry, wanted)
-    if not chosen:
-        raise CliError("no enabled portals to work on (see 'vnportals sites')")
-    return chosen
+def _wanted(args: argparse.Namespace) -> list[str] | None:
+    if args.sites is None:
+        return None
+    names = [s.strip() for s in args.sites.split(",") if s.strip()]
+    if not names:
+        raise CliError(f"--sites {args.sites!r} names no portal (leave it out for every enabled portal)")
+    return names
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    # Paths are taken against the user's working directory, once, here: the crawl processes
+    # and Great Expectations' stores are handed absolute paths.
+    registry = args.registry.absolute() if args.registry else None
+    return Engine(args.data_dir.absolute(), registry, progress=_say)
+
+
+def _by(args: argparse.Namespace) -> dict[str, str]:
+    """The run report's ``orchestrator`` field for this command."""
+    return {"name": "cli", "command": str(args.command)}
+
+
+def _report(report: RunReport) -> int:
+    _say("")
+    for line in report.lines():
+        _say(line)
+    return 0 if report.ok else 1
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
-    _say(f"{len(registry)} portals in {args.registry or 'the bundled registry'}, all valid:")
-    for site in registry.values():
+    if args.show:
+        (site,) = select_sites(registry, [args.show])
+        _say(effective_config(site).rstrip("\n"))
+        return 0
+    chosen = select_sites(registry, _wanted(args))
+    where = args.registry or "the bundled registry"
+    _say(f"{len(registry)} portals in {where}, all valid; {len(chosen)} shown:")
+    for site in chosen:
         state = "" if site.enabled else "  (disabled)"
         sources = len(site.start_urls) + len(site.feeds) + len(site.sitemaps)
         _say(
-            f"  {site.slug:<14} {site.kind:<10} {site.province:<12} {site.name}  "
+            f"  {site.slug:<14} {site.kind:<10} {site.family:<24} {site.province:<12} {site.name}  "
             f"[{', '.join(site.domains)}; {sources} start points]{state}"
         )
+    _say("the effective config of one portal: vnportals sites --show SLUG")
     return 0
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    sites = _sites(args)
-    summaries = crawl_step(sites, args.data_dir, registry_dir=args.registry, mirror_url=args.mirror_url, progress=_say)
-    return 1 if any(not s.ok for s in summaries) else 0
+    engine = _engine(args)
+    plan = engine.plan_crawl(_wanted(args), orchestrator=_by(args))
+    return _report(engine.run(plan, mirror_url=args.mirror_url))
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    sites = _sites(args)
-    results = extract_step(sites, args.data_dir, reextract=args.all, progress=_say)
-    return 1 if any(r.failed for r in results) else 0
+    engine = _engine(args)
+    plan = engine.plan_extract(
+        _wanted(args), everything=args.all, date_from=args.date_from, date_to=args.date_to, orchestrator=_by(args)
+    )
+    return _report(engine.run(plan))
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    plan = engine.plan_extract(
+        _wanted(args), kind="reextract", date_from=args.date_from, date_to=args.date_to, orchestrator=_by(args)
+    )
+    return _report(engine.run(plan))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    sites = _sites(args)
-    try:
-        validate_step(sites, args.data_dir, run_id=args.run, revalidate=args.all, progress=_say)
-    except ValidationFailed as failed:
-        _say(str(failed))
-        return 1
-    layout = DataLayout(args.data_dir)
-    _say(f"validated batches: {layout.validated}  quarantine: {layout.quarantine}")
-    return 0
+    engine = _engine(args)
+    plan = engine.plan_validate(_wanted(args), batch_run=args.run, everything=args.all, orchestrator=_by(args))
+    return _report(engine.run(plan))
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    sites = _sites(args)
-    publish_step(sites, args.data_dir, progress=_say)
-    _say(f"dataset: {DataLayout(args.data_dir).articles}")
-    return 0
-
-
-def _report(summary: RunSummary, data_dir: Path) -> int:
-    layout = DataLayout(data_dir)
-    _say("")
-    _say(f"run {summary.run_id} done:")
-    for crawl in summary.crawl:
-        _say("  crawl   " + crawl.line())
-    for extract in summary.extract:
-        _say("  extract " + extract.line())
-    if summary.validate:
-        for portal in summary.validate.portals:
-            _say("  validate " + portal.line())
-    if summary.publish:
-        _say("  publish " + summary.publish.line())
-    _say(f"articles dataset: {layout.articles}  (hive partitions published_month=YYYY-MM)")
-    _say(f"raw archive:      {layout.raw}")
-    _say(f"quarantine:       {layout.quarantine}  (hive partitions run_date=YYYY-MM-DD)")
-    if summary.validate and summary.validate.report_path:
-        _say(f"validation report: {summary.validate.report_path}")
-    _say(f"run summary:      {layout.run_summary_path(summary.run_id)}")
-    if summary.validation_failure:
-        _say(summary.validation_failure)
-    if summary.failed_sites:
-        _say("failed portals: " + "; ".join(c.line() for c in summary.failed_sites))
-        return 1
-    return 1 if summary.validation_failure else 0
+    engine = _engine(args)
+    return _report(engine.run(engine.plan_publish(_wanted(args), orchestrator=_by(args))))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    sites = _sites(args)
-    summary = run_all(sites, args.data_dir, registry_dir=args.registry, mirror_url=args.mirror_url, progress=_say)
-    return _report(summary, args.data_dir)
+    engine = _engine(args)
+    plan = engine.plan_night(_wanted(args), orchestrator=_by(args))
+    return _report(engine.run(plan, mirror_url=args.mirror_url))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    sites = _sites(args)
-    if not MIRROR_DIR.is_dir():
-        raise CliError(f"{MIRROR_DIR}: the bundled offline mirror is missing (run from a clone)")
-    with MirrorServer(MIRROR_DIR) as mirror:
-        _say(f"offline mirror of {len(mirror.hosts())} portals serving on {mirror.url}")
-        summary = run_all(sites, args.data_dir, registry_dir=args.registry, mirror_url=mirror.url, progress=_say)
-    return _report(summary, args.data_dir)
+    engine = _engine(args)
+    plan = engine.plan_night(_wanted(args), orchestrator=_by(args))
+    with serving(BUNDLED) as url:
+        _say(f"the bundled offline mirror is serving on {url}: nothing leaves this machine")
+        report = engine.run(plan, mirror_url=url)
+    return _report(report)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vnportals",
-        description="Crawl, clean and publish articles from Vietnamese news portals.",
+        description="Crawl, clean, validate and publish articles from Vietnamese news portals.",
+        epilog="exit status: 0 every portal done, 1 some portal failed (the others published), "
+        "2 usage or configuration error, 130 interrupted",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -152,21 +148,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of site configs (default: the bundled kernel/sites)",
     )
     commands: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
-        "sites": ("list and validate the portal registry", cmd_sites),
+        "sites": ("list and validate the portal registry; --show SLUG prints a portal's effective config", cmd_sites),
         "crawl": ("crawl the portals into the raw archive", cmd_crawl),
         "extract": ("extract articles from the raw archive", cmd_extract),
         "validate": ("check extracted batches: passing rows to publish, failing ones to quarantine", cmd_validate),
         "publish": ("merge validated articles into the Parquet dataset", cmd_publish),
-        "run": ("crawl, extract, validate and publish against the real portals", cmd_run),
-        "demo": ("serve the bundled offline mirror and run every step against it", cmd_demo),
+        "run": ("crawl, extract, validate and publish: one night", cmd_run),
+        "reextract": ("extract archived crawls again, validate and publish them: no fetching", cmd_reextract),
+        "demo": ("serve the bundled offline mirror and run a night against it", cmd_demo),
     }
     for name, (help_text, func) in commands.items():
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         p.set_defaults(func=func)
+        if name == "sites":
+            p.add_argument("--show", metavar="SLUG", default=None, help="print the portal's effective config as TOML")
         if name in ("crawl", "run"):
             p.add_argument("--mirror-url", default=None, help="answer every request from this mirror server (testing)")
         if name == "extract":
             p.add_argument("--all", action="store_true", help="re-extract every WARC, not only the new ones")
+        if name in ("extract", "reextract"):
+            p.add_argument(
+                "--from", dest="date_from", metavar="DAY", help="crawls from this day on (YYYY-MM-DD, Vietnam time)"
+            )
+            p.add_argument("--to", dest="date_to", metavar="DAY", help="crawls up to this day (YYYY-MM-DD, inclusive)")
         if name == "validate":
             p.add_argument("--run", default=None, help="validate (again) this run's batches, e.g. 20261123T010000Z")
             p.add_argument("--all", action="store_true", help="validate every extracted batch again")

@@ -1,15 +1,19 @@
-"""The extract step: WARC records of article pages -> a Parquet batch of article rows.
+"""The extract step: WARC records of article pages -> a Parquet batch with one row per page.
 
 Reads ``raw/<site>/<run_id>.warc.gz`` and writes ``extracted/<site>/<run_id>.parquet``
-(written aside, then renamed into place). Every article page ends up counted: extracted,
-not an article (the extractor said None), or failed (the extractor raised; logged with
-its URL).
+(written aside, then renamed into place), in :data:`kernel.schema.EXTRACTED_SCHEMA`. Every
+page the crawl archived as an article page (its URL matches the portal's ``article_urls``) is
+one row: an article, or a page the extractor rejected (``not_article: 40 words``) or could
+not extract in time or without crashing (``extraction_failed: no result within 20 s``), with
+the reason in ``rejection``. Nothing is dropped here: validation sends the rejected rows to
+quarantine, and re-extracting the WARC with better rules brings them back.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,44 +24,71 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
 from crawlers.archive import KIND_FIELD
-from kernel.article import Article
+from kernel.article import Article, Rejection
 from kernel.layout import DataLayout, write_atomic
 from kernel.registry import Site
-from kernel.schema import ARTICLE_SCHEMA, article_row
+from kernel.schema import EXTRACTED_SCHEMA, article_row, rejected_row
 from pipeline.isolation import DEFAULT_TIMEOUT_S, ExtractionError, IsolatedExtractor
 from transforms.repetition import paragraph_counts, repeated_from_counts, strip_repeated
 
 log = logging.getLogger(__name__)
 
+#: The kind of rejection of a page the worker gave no answer for (timeout, crash).
+EXTRACTION_FAILED = "extraction_failed"
+
+
+def reason_group(reason: str) -> str:
+    """A rejection reason with its numbers folded, so that reasons can be counted together
+    ("not_article: 40 words" and "not_article: 12 words" are "not_article: N words")."""
+    return re.sub(r"\d+(?:\.\d+)?", "N", reason)
+
 
 @dataclass
 class ExtractSummary:
-    """What the extract step did for one portal."""
+    """What the extract step did for one portal: article pages in, articles out, and the
+    pages that did not become articles, by reason."""
 
     site: str
     pages: int = 0
     articles: int = 0
-    not_articles: int = 0
+    rejected: int = 0
     failed: int = 0
-    failures: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+    batches: list[str] = field(default_factory=list)
 
     def add(self, part: ExtractSummary) -> None:
         """Count another batch of the same portal in."""
         self.pages += part.pages
         self.articles += part.articles
-        self.not_articles += part.not_articles
+        self.rejected += part.rejected
         self.failed += part.failed
-        self.failures += part.failures
-        self.files += part.files
+        for reason, count in part.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
+        self.batches += part.batches
+
+    def count(self, found: Article | Rejection) -> None:
+        self.pages += 1
+        if isinstance(found, Article):
+            self.articles += 1
+            return
+        if found.kind == EXTRACTION_FAILED:
+            self.failed += 1
+        else:
+            self.rejected += 1
+        group = reason_group(found.reason)
+        self.reasons[group] = self.reasons.get(group, 0) + 1
 
     def line(self) -> str:
-        return (
+        text = (
             f"{self.site}: {self.articles} articles from {self.pages} article pages "
-            f"({self.not_articles} not articles, {self.failed} failed)"
+            f"({self.rejected} rejected, {self.failed} failed)"
         )
+        if self.reasons:
+            text += ": " + ", ".join(f"{reason} x{n}" for reason, n in sorted(self.reasons.items()))
+        return text
 
 
 @dataclass(frozen=True)
@@ -73,12 +104,24 @@ class RawPage:
 
 
 def read_warc(path: Path) -> Iterator[RawPage]:
-    """The response records of a WARC file, with the crawl's page kind."""
+    """The response records of a WARC file, with the crawl's page kind. A file that is not a
+    WARC, or a damaged one, raises ValueError naming it."""
+    try:
+        yield from _read_records(path)
+    except ArchiveLoadFailed as exc:
+        raise ValueError(f"{path}: not a readable WARC: {exc}") from exc
+
+
+def _read_records(path: Path) -> Iterator[RawPage]:
     with path.open("rb") as fh:
-        for record in ArchiveIterator(fh):
+        records = ArchiveIterator(fh)
+        for record in records:
             if record.rec_type != "response":
                 continue
             url = record.rec_headers.get_header("WARC-Target-URI")
+            if not url:
+                offset = records.get_record_offset()
+                raise ValueError(f"{path}: the record at byte {offset} has no WARC-Target-URI: not a WARC, or damaged")
             kind = record.rec_headers.get_header(KIND_FIELD) or "article"
             date = record.rec_headers.get_header("WARC-Date") or ""
             try:
@@ -115,26 +158,24 @@ def extract_warc(
     """Extract one WARC into one Parquet batch, each page in an isolated worker under a
     wall clock (a pathological page fails alone, with its URL and the reason)."""
     summary = ExtractSummary(site=site.slug)
-    found: list[tuple[Article, datetime]] = []
+    found: list[tuple[RawPage, Article | Rejection]] = []
     extracted_at = datetime.now(UTC)
     with IsolatedExtractor(timeout_s=timeout_s) as extractor:
         for page in read_warc(warc):
             if page.kind != "article":
                 continue
-            summary.pages += 1
             try:
-                article = extractor.extract(page.body, page.url, site.slug, hints=site.extract, charset=page.charset)
-            except ExtractionError as exc:  # one bad page never stops the batch; it is counted
-                summary.failed += 1
-                summary.failures.append(f"{page.url}: {exc}")
+                result = extractor.extract(
+                    page.body, page.url, site.slug, hints=site.extract, charset=page.charset, expect_article=True
+                )
+            except ExtractionError as exc:  # one bad page never stops the batch; it is kept with the reason
                 log.warning("extraction failed for %s: %s", page.url, exc)
-                continue
-            if article is None:
-                summary.not_articles += 1
-                continue
-            summary.articles += 1
-            found.append((article, page.fetched_at))
-    return _write_batch(site, warc, out, layout, summary, found, extracted_at)
+                result = Rejection(f"{EXTRACTION_FAILED}: {exc}")
+            summary.count(result)
+            found.append((page, result))
+    _write_batch(site, warc, out, layout, found, extracted_at)
+    summary.batches.append(DataLayout.run_id_of(warc))
+    return summary
 
 
 def _write_batch(
@@ -142,37 +183,42 @@ def _write_batch(
     warc: Path,
     out: Path,
     layout: DataLayout,
-    summary: ExtractSummary,
-    found: list[tuple[Article, datetime]],
+    found: list[tuple[RawPage, Article | Rejection]],
     extracted_at: datetime,
-) -> ExtractSummary:
-    """Strip the portal's learned repetition and write the batch aside, then into place."""
-    repeated = update_repetition(layout, site.slug, DataLayout.run_id_of(warc), [a.paragraphs for a, _ in found])
+) -> None:
+    """Strip the portal's learned repetition from the articles and write the batch aside,
+    then into place; the rejected pages keep their place in it."""
+    articles = [result for _, result in found if isinstance(result, Article)]
+    repeated = update_repetition(layout, site.slug, DataLayout.run_id_of(warc), [a.paragraphs for a in articles])
     rows = [
-        article_row(strip_repeated(article, repeated), site.slug, fetched_at, extracted_at)
-        for article, fetched_at in found
+        article_row(strip_repeated(result, repeated), site.slug, page.fetched_at, extracted_at)
+        if isinstance(result, Article)
+        else rejected_row(page.url, site.slug, result.reason, page.fetched_at, extracted_at)
+        for page, result in found
     ]
-    table = pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=EXTRACTED_SCHEMA)
     layout.staging.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = layout.staging / f"{out.parent.name}-{out.name}.tmp"
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(out)
-    summary.files.append(str(out))
-    return summary
 
 
-def extract_site(site: Site, data_dir: Path, *, run_id: str | None = None, reextract: bool = False) -> ExtractSummary:
-    """Extract the portal's WARCs: one run's, or every one not yet extracted (all of them
-    with ``reextract``), so improved rules can reach old pages without fetching again."""
+def extract_batches(site: Site, data_dir: Path, run_ids: list[str]) -> ExtractSummary:
+    """Extract (again) the portal's crawls of these runs, one batch each, so improved rules
+    reach old pages without fetching again. A run without a WARC raises FileNotFoundError."""
     layout = DataLayout(data_dir)
     total = ExtractSummary(site=site.slug)
-    warcs = [layout.warc_path(site.slug, run_id)] if run_id else layout.warcs(site.slug)
-    for warc in warcs:
+    for run_id in run_ids:
+        warc = layout.warc_path(site.slug, run_id)
         if not warc.exists():
-            continue
-        out = layout.extracted_path(site.slug, DataLayout.run_id_of(warc))
-        if out.exists() and not reextract and not run_id:
-            continue
-        total.add(extract_warc(site, warc, out, layout))
+            raise FileNotFoundError(f"{warc}: no raw archive of run {run_id} for {site.slug}")
+        total.add(extract_warc(site, warc, layout.extracted_path(site.slug, run_id), layout))
     return total
+
+
+def archived_runs(layout: DataLayout, site: str, *, only_new: bool) -> list[str]:
+    """The crawl runs in the portal's raw archive (oldest first); only those not extracted
+    yet with ``only_new``."""
+    runs = [DataLayout.run_id_of(w) for w in layout.warcs(site)]
+    return [r for r in runs if not (only_new and layout.extracted_path(site, r).exists())]

@@ -1,10 +1,10 @@
 """Extraction in an isolated worker process, under a wall clock per document.
 
 One pathological page (half a million nested ``<div>``s, a table of a million cells) must
-never stall or crash a night's batch. :class:`IsolatedExtractor` runs ``extract_article`` in
-a child process with a memory cap; a page that takes longer than its time limit has its
-worker killed and replaced, and is reported as failed with the reason; a worker that dies
-is replaced the same way.
+never stall or crash a night's batch. :class:`IsolatedExtractor` runs
+:func:`transforms.extract_page` in a child process with a memory cap; a page that takes
+longer than its time limit has its worker killed and replaced, and is reported as failed
+with the reason; a worker that dies is replaced the same way.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
-from kernel.article import Article
+from kernel.article import Article, Rejection
 from kernel.registry import ExtractHints
-from transforms import extract_article
+from transforms import extract_page
 
 # Wall clock for one page, and the worker's address-space cap.
 DEFAULT_TIMEOUT_S = 20.0
@@ -37,6 +37,7 @@ class _Job:
     site: str | None
     hints: ExtractHints | None
     charset: str | None
+    expect_article: bool
 
 
 def _serve(conn: Connection, memory_bytes: int) -> None:
@@ -49,8 +50,10 @@ def _serve(conn: Connection, memory_bytes: int) -> None:
         if job is None:
             return
         try:
-            article = extract_article(job.html, job.url, job.site, hints=job.hints, charset=job.charset)
-            conn.send(("ok", article))
+            found = extract_page(
+                job.html, job.url, job.site, hints=job.hints, charset=job.charset, expect_article=job.expect_article
+            )
+            conn.send(("ok", found))
         except Exception as exc:  # reported to the parent, which counts it with its URL
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -69,7 +72,7 @@ def _allow_children() -> None:
 
 
 class IsolatedExtractor:
-    """``extract_article`` behind a process boundary and a per-page time limit."""
+    """``extract_page`` behind a process boundary and a per-page time limit."""
 
     def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
         self.timeout_s = timeout_s
@@ -104,10 +107,13 @@ class IsolatedExtractor:
         *,
         hints: ExtractHints | None = None,
         charset: str | None = None,
-    ) -> Article | None:
+        expect_article: bool = False,
+    ) -> Article | Rejection:
+        """The article on the page or why it is not one; raises :class:`ExtractionError`
+        when the worker gives no answer in time or dies."""
         conn = self._conn or self._start()
         try:
-            conn.send(_Job(html, url, site, hints, charset))
+            conn.send(_Job(html, url, site, hints, charset, expect_article))
             if not conn.poll(self.timeout_s):
                 self._stop()
                 raise ExtractionError(f"no result within {self.timeout_s:g} s")

@@ -1,25 +1,31 @@
 """The validate step: extracted batches -> validated batches and the quarantine.
 
-For each portal's extracted batch of a run (``extracted/<site>/<run_id>.parquet``) the
-data-quality gate (:mod:`expectations.gate`) runs the ``article`` and ``portal_batch``
-suites, and every row is written to exactly one of:
+An extracted batch (``extracted/<site>/<run_id>.parquet``) has one row per article page of a
+crawl. The pages the extractor rejected (their ``rejection`` says why) go to quarantine
+first, under ``rejected_by_extractor``; on the articles, the data-quality gate
+(:mod:`expectations.gate`) runs the ``article`` and ``portal_batch`` suites, and every row is
+written to exactly one of:
 
 * ``validated/<site>/<run_id>.parquet``: the rows that passed (what publish reads);
 * ``quarantine/run_date=YYYY-MM-DD/<site>-<run_id>.parquet``: the rows that failed, with
-  ``failed_expectations`` (the names of what they failed), ``run_id`` and ``validated_at``.
+  ``failed_expectations`` (the names of what they failed), ``rejection``, ``run_id`` and
+  ``validated_at``.
 
-When a batch fails a batch-level expectation (schema, undated share, empty bodies, article
-count against the portal's recent runs), all its rows go to quarantine and, once every batch
-has been handled, the step raises :class:`ValidationFailed`, naming what failed with
-example rows. A run's findings go to ``validation/<run_id>/results.json`` and its report to
-``validation/<run_id>/docs/index.html`` (GX Data Docs). Extracted batches are never changed
-or removed, and a batch is validated again when it is re-extracted.
+A batch fails as a whole when it fails a batch-level expectation (schema, undated share,
+empty bodies, article count against the portal's recent runs) or when more of its article
+pages were rejected than the portal's ``max_rejected_share`` allows (``rejected_share``);
+then all its rows go to quarantine, and the portal's :class:`PortalValidation` says what
+failed, with example rows. A run's findings go to ``validation/<run_id>/results.json`` and
+its report to ``validation/<run_id>/docs/index.html`` (GX Data Docs). Extracted batches are
+never changed or removed, and a batch is validated again when it is re-extracted: a page
+rejected last week and extracted now leaves quarantine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -27,16 +33,24 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from expectations.suites import min_articles, suite_versions
 from expectations.verdict import BatchFailure, Verdict
 from kernel.layout import DataLayout, exclusive_lock, run_time, write_atomic
-from kernel.registry import Site
-from kernel.schema import ARTICLE_SCHEMA, QUARANTINE_SCHEMA, QUARANTINED_ARTICLE_SCHEMA
+from kernel.registry import Site, ValidateThresholds
+from kernel.schema import ARTICLE_SCHEMA, QUARANTINE_SCHEMA, QUARANTINED_ARTICLE_SCHEMA, REJECTION
+from pipeline.extract import reason_group
 
 Progress = Callable[[str], None]
+
+#: The name a page the extractor rejected is quarantined under.
+REJECTED_BY_EXTRACTOR = "rejected_by_extractor"
+#: The batch-level check on the extractor's rejections (not a GX expectation: a rejected page
+#: has no article for the suites to look at).
+REJECTED_SHARE = "rejected_share"
 
 
 def _quiet(_msg: str) -> None:
@@ -49,24 +63,38 @@ class PortalValidation:
 
     site: str
     run_id: str
-    rows: int = 0
+    pages: int = 0
+    rejected: int = 0
     passed: int = 0
     quarantined: int = 0
     failed_rows: dict[str, int] = field(default_factory=dict)
+    rejections: dict[str, int] = field(default_factory=dict)
     batch_failures: list[BatchFailure] = field(default_factory=list)
+    error: str | None = None
+    report: str | None = None
     report_page: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.batch_failures
+        return not self.batch_failures and self.error is None
 
     def line(self) -> str:
-        text = f"{self.site}: {self.rows} articles, {self.passed} passed, {self.quarantined} quarantined"
+        if self.error is not None:
+            return f"{self.site}: NOT VALIDATED: {self.error}"
+        text = f"{self.site}: {self.pages} article pages, {self.passed} passed, {self.quarantined} quarantined"
         if self.failed_rows:
             text += " (" + ", ".join(f"{name} {n}" for name, n in sorted(self.failed_rows.items())) + ")"
         if self.batch_failures:
             text += "; batch FAILED: " + ", ".join(f.name for f in self.batch_failures)
         return text
+
+    def failure(self) -> str | None:
+        """Why the portal's batch failed, in one line, or None."""
+        if self.error is not None:
+            return f"batch of run {self.run_id} not validated: {self.error}"
+        if not self.batch_failures:
+            return None
+        return f"batch of run {self.run_id} failed " + "; ".join(f.line() for f in self.batch_failures)
 
 
 @dataclass
@@ -75,16 +103,10 @@ class ValidationSummary:
 
     portals: list[PortalValidation] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.errors and all(p.ok for p in self.portals)
-
-    @property
-    def report_path(self) -> Path | None:
-        """The Data Docs index of the newest run validated."""
-        return Path(self.reports[max(self.reports)]) if self.reports else None
+        return all(p.ok for p in self.portals)
 
     @property
     def passed(self) -> dict[str, int]:
@@ -96,29 +118,18 @@ class ValidationSummary:
         """Rows quarantined, per portal."""
         return _per_portal(self.portals, "quarantined")
 
-    def line(self) -> str:
-        rows = sum(p.rows for p in self.portals)
-        portals = len({p.site for p in self.portals})
-        text = (
-            f"{rows} articles from {portals} portals: {sum(self.passed.values())} passed, "
-            f"{sum(self.quarantined.values())} quarantined"
-        )
-        failed = [p for p in self.portals if not p.ok]
-        if failed:
-            text += f"; {len(failed)} portal batches FAILED"
-        return text
-
     def failure_message(self) -> str:
+        """Every failed batch with what it failed and example rows, for people to read."""
         failed = [p for p in self.portals if not p.ok]
-        head = f"validation failed: {len(failed)} portal batches failed their batch-level expectations"
-        if self.errors:
-            head += f", {len(self.errors)} batches could not be validated"
-        lines = [head + (f" (report: {self.report_path})" if self.report_path else "")]
+        lines = [f"validation failed: {len(failed)} portal batches failed"]
         for portal in failed:
+            if portal.error is not None:
+                lines.append(f"  {portal.site} (run {portal.run_id}): not validated: {portal.error}")
             for failure in portal.batch_failures:
                 lines.append(f"  {portal.site} (run {portal.run_id}): {failure.line()}")
                 lines.extend(f"      e.g. {example}" for example in failure.examples)
-        lines.extend(f"  {error}" for error in self.errors)
+            if portal.report:
+                lines.append(f"      report: {portal.report}")
         return "\n".join(lines)
 
 
@@ -129,23 +140,17 @@ def _per_portal(portals: list[PortalValidation], attribute: str) -> dict[str, in
     return counts
 
 
-class ValidationFailed(Exception):  # noqa: N818 (the name the CLI and the DAG catch)
-    """Some portal batch failed its batch-level expectations (or could not be validated).
-    Everything else was written; ``summary`` says what was done."""
-
-    def __init__(self, summary: ValidationSummary) -> None:
-        self.summary = summary
-        super().__init__(summary.failure_message())
-
-
 # -- which batches ------------------------------------------------------------------------
+Batches = dict[str, list[tuple[Site, Path]]]
+
+
 def pending_batches(
     layout: DataLayout, sites: list[Site], run_id: str | None = None, *, revalidate: bool = False
-) -> dict[str, list[tuple[Site, Path]]]:
+) -> Batches:
     """The extracted batches to validate, by run: one run's (always), or every batch that
     has no validated counterpart or was extracted again since (all of them with
     ``revalidate``)."""
-    runs: dict[str, list[tuple[Site, Path]]] = {}
+    runs: Batches = {}
     for site in sites:
         if run_id is not None:
             path = layout.extracted_path(site.slug, run_id)
@@ -183,6 +188,41 @@ def record_count(layout: DataLayout, site: str, run_id: str, count: int) -> None
     write_atomic(layout.article_counts_path(site), json.dumps(dict(sorted(counts.items())), indent=0))
 
 
+# -- the extractor's rejections ---------------------------------------------------------------
+def split_rejected(table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The batch's articles (without the ``rejection`` column, as the suites check them) and
+    its rejected pages. A batch written before rejections were kept has only articles."""
+    if REJECTION.name not in table.column_names:
+        return table, table.slice(0, 0).append_column(REJECTION, pa.array([], pa.string()))
+    kept = pc.is_null(table.column(REJECTION.name))
+    return table.filter(kept).drop_columns([REJECTION.name]), table.filter(pc.invert(kept))
+
+
+def rejection_counts(rejected: pa.Table) -> dict[str, int]:
+    """Rejected pages per reason (numbers folded: "not_article: N words")."""
+    return dict(Counter(reason_group(str(r)) for r in rejected.column(REJECTION.name).to_pylist()).most_common())
+
+
+def rejected_share_failure(rejected: pa.Table, pages: int, thresholds: ValidateThresholds) -> BatchFailure | None:
+    """The batch failure when more article pages were rejected than the portal allows,
+    naming the reasons; None when within bounds."""
+    count = rejected.num_rows
+    if not pages or count / pages <= thresholds.max_rejected_share:
+        return None
+    reasons = ", ".join(f"{reason} x{n}" for reason, n in rejection_counts(rejected).items())
+    detail = (
+        f"{count} of {pages} article pages rejected by the extractor ({count / pages:.0%}; "
+        f"at most {thresholds.max_rejected_share:.0%} allowed): {reasons}"
+    )
+    examples = [
+        f"{url} ({reason})"
+        for url, reason in zip(
+            rejected.column("url").to_pylist()[:3], rejected.column(REJECTION.name).to_pylist()[:3], strict=True
+        )
+    ]
+    return BatchFailure(REJECTED_SHARE, "the extractor's rejections", detail, examples)
+
+
 # -- writing --------------------------------------------------------------------------------
 def _write_parquet(layout: DataLayout, table: pa.Table, path: Path) -> None:
     """Written aside on the same file system, then renamed into place."""
@@ -203,34 +243,56 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def split_batch(table: pa.Table, verdict: Verdict) -> tuple[pa.Table, pa.Table]:
-    """The batch's passing rows (articles schema) and failing rows (quarantine schema,
-    without the run columns): every row lands in exactly one."""
-    passing = pa.array([verdict.passes(i) for i in range(table.num_rows)], pa.bool_())
-    failing_rows = [i for i in range(table.num_rows) if not verdict.passes(i)]
-    passed = _conform(table.filter(passing), ARTICLE_SCHEMA)
-    failed = _conform(table.take(pa.array(failing_rows, pa.int64())), QUARANTINED_ARTICLE_SCHEMA)
-    reasons = pa.array([verdict.failed_expectations(i) for i in failing_rows], pa.list_(pa.string()))
-    return passed, failed.append_column(QUARANTINE_SCHEMA.field("failed_expectations"), reasons)
+# A held row's columns before the names of what it failed (and the run's columns) are added.
+_HELD_ROW = pa.schema([*QUARANTINED_ARTICLE_SCHEMA, REJECTION])
+_FAILED_EXPECTATIONS = QUARANTINE_SCHEMA.field("failed_expectations")
+
+
+def split_batch(articles: pa.Table, rejected: pa.Table, verdict: Verdict) -> tuple[pa.Table, pa.Table]:
+    """The batch's passing rows (articles schema) and held rows (quarantine schema without
+    the run columns): the articles that failed, with the names of what they failed, and the
+    rejected pages, under ``rejected_by_extractor`` (and the batch's failures, when it
+    failed as a whole). Every row lands in exactly one of the two."""
+    passing = pa.array([verdict.passes(i) for i in range(articles.num_rows)], pa.bool_())
+    failing_rows = [i for i in range(articles.num_rows) if not verdict.passes(i)]
+    passed = _conform(articles.filter(passing), ARTICLE_SCHEMA)
+    failed = _conform(articles.take(pa.array(failing_rows, pa.int64())), _HELD_ROW)
+    failed = failed.append_column(
+        _FAILED_EXPECTATIONS,
+        pa.array([verdict.failed_expectations(i) for i in failing_rows], pa.list_(pa.string())),
+    )
+    batch_names = [f.name for f in verdict.batch_failures]
+    held_rejected = _conform(rejected, _HELD_ROW)
+    held_rejected = held_rejected.append_column(
+        _FAILED_EXPECTATIONS,
+        pa.array([[REJECTED_BY_EXTRACTOR, *batch_names]] * rejected.num_rows, pa.list_(pa.string())),
+    )
+    return passed, pa.concat_tables([failed, held_rejected])
 
 
 def _write_split(
-    layout: DataLayout, site: str, run_id: str, table: pa.Table, verdict: Verdict, validated_at: datetime
+    layout: DataLayout,
+    site: str,
+    run_id: str,
+    articles: pa.Table,
+    rejected: pa.Table,
+    verdict: Verdict,
+    validated_at: datetime,
 ) -> tuple[int, int]:
     """Quarantine first, then the validated batch, which marks the batch as done."""
-    passed, failed = split_batch(table, verdict)
+    passed, held = split_batch(articles, rejected, verdict)
     quarantine = layout.quarantine_path(site, run_id)
-    if failed.num_rows:
-        n = failed.num_rows
-        failed = failed.append_column(QUARANTINE_SCHEMA.field("run_id"), pa.array([run_id] * n, pa.string()))
-        failed = failed.append_column(
+    if held.num_rows:
+        n = held.num_rows
+        held = held.append_column(QUARANTINE_SCHEMA.field("run_id"), pa.array([run_id] * n, pa.string()))
+        held = held.append_column(
             QUARANTINE_SCHEMA.field("validated_at"), pa.array([validated_at] * n, pa.timestamp("us", tz="UTC"))
         )
-        _write_parquet(layout, failed, quarantine)
+        _write_parquet(layout, held, quarantine)
     else:
         quarantine.unlink(missing_ok=True)  # validated again after a fix: nothing left to hold
     _write_parquet(layout, passed, layout.validated_path(site, run_id))
-    return passed.num_rows, failed.num_rows
+    return passed.num_rows, held.num_rows
 
 
 def read_quarantine(layout: DataLayout) -> pa.Table:
@@ -281,46 +343,45 @@ def _report_page(docs: Path, site: str) -> Path | None:
 
 def validate_run(
     layout: DataLayout, run_id: str, batches: list[tuple[Site, Path]], progress: Progress = _quiet
-) -> tuple[list[PortalValidation], Path, list[str]]:
-    """Validate one run's batches; returns what was done per portal, the report, and the
-    batches that could not be validated (left as they are, to be validated again)."""
+) -> tuple[list[PortalValidation], Path]:
+    """Validate one run's batches with one GX context; what was done per portal, and the
+    run's report. A batch that cannot be quarantined is left as it is, to be validated
+    again, and its portal says why."""
     from expectations.gate import QualityGate  # imports Great Expectations: seconds
 
     portals: list[PortalValidation] = []
-    errors: list[str] = []
     entries: dict[str, dict[str, Any]] = {}
-    run_dir = layout.validation_dir(run_id)
     # One validation of a run at a time: its report is rebuilt from all its results.
     with exclusive_lock(layout.validation_lock_path(run_id)):
-        gate = QualityGate(run_id, run_time(run_id), run_dir)
+        gate = QualityGate(run_id, run_time(run_id), layout.validation_dir(run_id))
         for site, path in batches:
+            portal = PortalValidation(site=site.slug, run_id=run_id)
+            portals.append(portal)
             table = pq.read_table(path)
+            articles, rejected = split_rejected(table)
             least, why = min_articles(previous_counts(layout, site.slug, run_id), site.validate)
-            verdict = gate.check(site, table, min_articles=least, count_context=why)
+            verdict = gate.check(site, articles, min_articles=least, count_context=why)
+            too_many = rejected_share_failure(rejected, table.num_rows, site.validate)
+            if too_many is not None:
+                verdict.batch_failures.append(too_many)
             validated_at = datetime.now(UTC)
             try:
-                passed, quarantined = _write_split(layout, site.slug, run_id, table, verdict, validated_at)
+                passed, quarantined = _write_split(layout, site.slug, run_id, articles, rejected, verdict, validated_at)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-                errors.append(f"{path}: cannot be quarantined ({exc}); left to be validated again")
-                progress(f"validate {site.slug}: {errors[-1]}")
+                portal.error = f"{path}: cannot be quarantined ({exc}); left to be validated again"
+                progress("validate " + portal.line())
                 continue
-            record_count(layout, site.slug, run_id, table.num_rows)
+            record_count(layout, site.slug, run_id, articles.num_rows)
             failed_rows: dict[str, int] = {}
-            for names in verdict.row_failures:
+            for names in [*verdict.row_failures, *([[REJECTED_BY_EXTRACTOR]] * rejected.num_rows)]:
                 for name in names:
                     failed_rows[name] = failed_rows.get(name, 0) + 1
-            portal = PortalValidation(
-                site=site.slug,
-                run_id=run_id,
-                rows=table.num_rows,
-                passed=passed,
-                quarantined=quarantined,
-                failed_rows=failed_rows,
-                batch_failures=verdict.batch_failures,
-            )
-            portals.append(portal)
+            portal.pages, portal.rejected = table.num_rows, rejected.num_rows
+            portal.passed, portal.quarantined = passed, quarantined
+            portal.failed_rows, portal.rejections = failed_rows, rejection_counts(rejected)
+            portal.batch_failures = verdict.batch_failures
             entries[site.slug] = {
-                **{k: v for k, v in asdict(portal).items() if k not in ("site", "run_id", "report_page")},
+                **{k: v for k, v in asdict(portal).items() if k not in ("site", "run_id", "report", "report_page")},
                 "extracted": _relative(layout, path),
                 "validated": _relative(layout, layout.validated_path(site.slug, run_id)),
                 "quarantine": _relative(layout, layout.quarantine_path(site.slug, run_id)) if quarantined else None,
@@ -333,42 +394,26 @@ def validate_run(
                 progress(f"validate {site.slug}: FAILED {failure.line()}")
         report = gate.build_report()
         for portal in portals:
+            portal.report = str(report)
+            if portal.site not in entries:
+                continue
             page = _report_page(report.parent, portal.site)
             portal.report_page = str(page) if page else None
             entries[portal.site]["report_page"] = _relative(layout, page) if page else None
         _update_results(layout, run_id, entries, report)
-    return portals, report, errors
+    return portals, report
 
 
-def validate(
-    sites: list[Site],
-    data_dir: Path,
-    *,
-    run_id: str | None = None,
-    revalidate: bool = False,
-    progress: Progress = _quiet,
-) -> ValidationSummary:
-    """Validate one run's extracted batches (``run_id``), or every batch not yet validated
-    (all of them with ``revalidate``). Raises :class:`ValidationFailed` after writing
-    everything when a batch failed its batch-level expectations."""
-    layout = DataLayout(data_dir)
+def validate_batches(layout: DataLayout, runs: Batches, progress: Progress = _quiet) -> ValidationSummary:
+    """Validate the given batches, run by run (one GX context each), and say where each
+    run's report is. A failed batch is in its portal's :class:`PortalValidation`; nothing
+    is raised for it."""
     summary = ValidationSummary()
-    for rid, batches in pending_batches(layout, sites, run_id, revalidate=revalidate).items():
-        portals, report, errors = validate_run(layout, rid, batches, progress)
+    for run_id, batches in runs.items():
+        portals, report = validate_run(layout, run_id, batches, progress)
         summary.portals += portals
-        summary.errors += errors
-        summary.reports[rid] = str(report)
-    if summary.reports:
-        progress("validate " + summary.line())
-        for index in summary.reports.values():
-            progress(f"validate report: {index}")
-    else:
+        summary.reports[run_id] = str(report)
+        progress(f"validate report: {report}")
+    if not runs:
         progress("validate: no extracted batches to validate")
-    if not summary.ok:
-        raise ValidationFailed(summary)
     return summary
-
-
-def unvalidated_batches(layout: DataLayout, sites: list[Site]) -> list[Path]:
-    """Extracted batches that publish will not see until they are validated."""
-    return [p for site in sites for p in layout.extracted_files(site.slug) if is_stale(layout, site.slug, p)]

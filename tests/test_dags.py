@@ -1,6 +1,6 @@
 """The Airflow DAGs' integrity: they import cleanly and without I/O, have no cycles, and
-carry their schedule, tags, retries, timeouts, pool and params; plus the plain functions
-behind their tasks (run ids, date ranges, the run report) and the documented settings."""
+carry their schedule, tags, retries, timeouts, pool and params; plus what their tasks stand
+on (run ids, the re-extraction's date ranges) and the documented settings."""
 
 from __future__ import annotations
 
@@ -15,16 +15,10 @@ from typing import Any
 import pytest
 
 from kernel.layout import DataLayout
-from pipeline.airflow_settings import SETTINGS, dag_shape, run_settings
-from pipeline.airflow_tasks import (
-    PartialRunError,
-    crawl_date,
-    pipeline_run_id,
-    plan_reextract,
-    report_run,
-)
-from pipeline.crawl import CrawlSummary
-from tests.airflow_support import DAGS, REPO
+from pipeline.airflow.settings import SETTINGS, dag_shape, run_settings
+from pipeline.airflow.tasks import pipeline_run_id, plan_reextract
+from pipeline.engine import crawl_date
+from tests.support.airflow_support import DAGS, REPO
 
 DAG_FILES = sorted(DAGS.glob("*.py"))
 NIGHTLY, REEXTRACT = "vnportals_nightly", "vnportals_reextract"
@@ -45,7 +39,7 @@ def probe(path: Path, tmp_path: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VNPORTALS_"))}
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow-home")
     done = subprocess.run(
-        [sys.executable, "-m", "tests.airflow_parse_probe", str(path)],
+        [sys.executable, "-m", "tests.support.airflow_parse_probe", str(path)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -64,6 +58,7 @@ def test_every_dag_file_imports_without_errors_or_warnings(dagbag: Any) -> None:
     assert dagbag.captured_warnings == {}  # an unknown pool would show here
 
 
+@pytest.mark.slow  # a fresh interpreter per DAG file
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parsing_a_dag_file_does_no_io_and_leaves_the_pipeline_to_the_tasks(path: Path, tmp_path: Path) -> None:
     found = probe(path, tmp_path)
@@ -72,6 +67,7 @@ def test_parsing_a_dag_file_does_no_io_and_leaves_the_pipeline_to_the_tasks(path
     assert found["heavy_imports"] == [], f"{path.name} imports at parse time: {found['heavy_imports']}"
 
 
+@pytest.mark.slow
 def test_the_parse_probe_sees_io_at_parse_time(tmp_path: Path) -> None:
     """The probe is not blind: a DAG file that reads a file and lists a folder is caught."""
     bad = tmp_path / "bad_dag.py"
@@ -247,93 +243,31 @@ def test_reextract_plan_picks_the_portals_and_days_asked_for(tmp_path: Path) -> 
     _archive(data, "uongbi", ["20261121T180000000000Z"])
     settings = run_settings(lambda _n: None, {"VNPORTALS_DATA_DIR": str(data)})
     said: list[str] = []
-    jobs = plan_reextract(["longbien", "uongbi"], "2026-11-22", "2026-11-22", settings, said.append)
-    assert jobs == [
-        {"site": "longbien", "run_ids": ["20261121T180000000000Z"]},
-        {"site": "uongbi", "run_ids": ["20261121T180000000000Z"]},
-    ]
-    assert any("longbien: 1 of 3" in line for line in said)
-    assert plan_reextract(["longbien"], "2026-11-22", None, settings, said.append) == [
-        {"site": "longbien", "run_ids": ["20261121T180000000000Z", "20261122T180000000000Z"]}
-    ]
-    everything = plan_reextract(None, None, None, settings, said.append)
-    assert sum(len(j["run_ids"]) for j in everything) == 4
+
+    def reextract(wanted: list[str] | None, first: str | None, last: str | None, run: str) -> list[str]:
+        return plan_reextract(
+            wanted, first, last, settings, run, dag_id="vnportals_reextract", dag_run_id="manual__x", say=said.append
+        )
+
+    def plan(wanted: list[str] | None, first: str | None, last: str | None, run: str) -> dict[str, list[str]]:
+        portals = reextract(wanted, first, last, run)
+        batches = json.loads(DataLayout(data).run_plan_path(run).read_text("utf-8"))["batches"]
+        assert portals == [slug for slug, runs in batches.items() if runs]
+        return {slug: runs for slug, runs in batches.items() if runs}
+
+    assert plan(["longbien", "uongbi"], "2026-11-22", "2026-11-22", "20261201T000000000000Z") == {
+        "longbien": ["20261121T180000000000Z"],
+        "uongbi": ["20261121T180000000000Z"],
+    }
+    assert any("longbien: 1 archived crawl runs in range" in line for line in said)
+    assert plan(["longbien"], "2026-11-22", None, "20261201T000000000001Z") == {
+        "longbien": ["20261121T180000000000Z", "20261122T180000000000Z"]
+    }
+    everything = plan(None, None, None, "20261201T000000000002Z")
+    assert sum(len(runs) for runs in everything.values()) == 4
     with pytest.raises(ValueError, match="nothing to re-extract"):
-        plan_reextract(["longbien"], "2025-01-01", "2025-01-31", settings, said.append)
+        reextract(["longbien"], "2025-01-01", "2025-01-31", "20261201T000000000003Z")
     with pytest.raises(ValueError, match="after date_to"):
-        plan_reextract(None, "2026-11-23", "2026-11-22", settings, said.append)
+        reextract(None, "2026-11-23", "2026-11-22", "20261201T000000000004Z")
     with pytest.raises(ValueError, match="date_from='23/11/2026'"):
-        plan_reextract(None, "23/11/2026", None, settings, said.append)
-
-
-def test_report_names_every_failed_portal_and_why_and_writes_the_run_summary(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    layout = DataLayout(data)
-    run_id = "20261122T180000000000Z"
-    # uongbi's crawl failed and left its summary; namdan's task died before writing one.
-    failed = CrawlSummary(site="uongbi", run_id=run_id, ok=False, failure="no page could be fetched: HTTP 503 x3")
-    layout.crawl_summary_path("uongbi", run_id).parent.mkdir(parents=True)
-    layout.crawl_summary_path("uongbi", run_id).write_text(json.dumps(failed.__dict__), encoding="utf-8")
-    ok = CrawlSummary(site="longbien", run_id=run_id, ok=True, pages_kept=12, articles=7)
-    extracted = [
-        {
-            "site": "longbien",
-            "run_id": run_id,
-            "crawl": ok.__dict__,
-            "extract": {"site": "longbien", "pages": 7, "articles": 7},
-        }
-    ]
-    published = {"new": 7, "updated": 0, "unchanged": 0, "partitions": ["2022-05"], "rows_total": 7}
-    settings = run_settings(lambda _n: None, {"VNPORTALS_DATA_DIR": str(data)})
-    said: list[str] = []
-    with pytest.raises(PartialRunError) as failure:
-        report_run(
-            run_id=run_id,
-            planned=["longbien", "uongbi", "namdan"],
-            extracted=extracted,
-            validation=None,
-            published=published,
-            settings=settings,
-            airflow_run_id="scheduled__2026-11-22T18:00:00+00:00",
-            say=said.append,
-        )
-    message = str(failure.value)
-    assert message.startswith("2 of 3 portals failed")
-    assert "uongbi: crawl: no page could be fetched: HTTP 503 x3" in message
-    assert "namdan: crawl: the crawl task ended without a summary" in message
-    summary = json.loads(layout.run_summary_path(run_id).read_text(encoding="utf-8"))
-    assert summary["failed_portals"].keys() == {"uongbi", "namdan"}
-    assert summary["airflow_run_id"] == "scheduled__2026-11-22T18:00:00+00:00"
-    assert summary["publish"]["new"] == 7
-    assert [c["site"] for c in summary["crawl"]] == ["longbien", "uongbi", "namdan"]
-    assert any("2 of 3" not in line and "1 of 3 portals done" in line for line in said)
-
-
-def test_report_names_a_portal_whose_batch_failed_validation(tmp_path: Path) -> None:
-    run_id = "20261122T180000000000Z"
-    crawls = {
-        slug: CrawlSummary(site=slug, run_id=run_id, ok=True, pages_kept=12, articles=7).__dict__
-        for slug in ("longbien", "uongbi")
-    }
-    extracted = [
-        {"site": slug, "run_id": run_id, "crawl": crawl, "extract": {"site": slug, "pages": 7, "articles": 7}}
-        for slug, crawl in crawls.items()
-    ]
-    validation = {
-        "validated": True,
-        "portals": ["longbien"],
-        "failed": {"uongbi": "validate: uongbi: 7 articles, 0 passed, 7 quarantined; batch FAILED: row_count"},
-        "errors": [],
-    }
-    settings = run_settings(lambda _n: None, {"VNPORTALS_DATA_DIR": str(tmp_path / "data")})
-    with pytest.raises(PartialRunError, match=r"1 of 2 portals failed: uongbi: validate: .*batch FAILED: row_count"):
-        report_run(
-            run_id=run_id,
-            planned=["longbien", "uongbi"],
-            extracted=extracted,
-            validation=validation,
-            published={"new": 7, "updated": 0, "unchanged": 0, "partitions": [], "rows_total": 7},
-            settings=settings,
-            airflow_run_id="manual__x",
-            say=lambda _m: None,
-        )
+        reextract(None, "23/11/2026", None, "20261201T000000000005Z")

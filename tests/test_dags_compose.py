@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.airflow_settings import SETTINGS
-from tests.airflow_support import COMPONENTS, INIT_COMMANDS, REPO, SHARED_SECRETS, production_config
+from pipeline.airflow.settings import SETTINGS
+from tests.support.airflow_support import COMPONENTS, INIT_COMMANDS, REPO, SHARED_SECRETS, production_config
 
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"

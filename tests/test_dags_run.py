@@ -1,7 +1,8 @@
 """The DAGs run for real against the offline mirror, read back from Parquet:
 
-* ``dag.test()`` in a temporary AIRFLOW_HOME (SQLite): the whole night, a night in which
-  one portal fails, and a re-extraction from the raw archive with nothing fetched;
+* ``dag.test()`` in a temporary AIRFLOW_HOME (SQLite): the whole night (and the same night
+  through ``vnportals run``, which writes the same run summary), a night in which one portal
+  fails, and a re-extraction from the raw archive with nothing fetched;
 * a real scheduler (API server, scheduler, DAG processor; LocalExecutor, simple auth
   manager), the run triggered through the REST API v2 with a JWT;
 * the production shape: PostgreSQL metadata database (created and dropped here), the
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -25,9 +27,10 @@ import pytest
 
 from kernel.registry import load_registry
 from kernel.timestamps import VN_TZ
-from pipeline.airflow_tasks import crawl_date
+from pipeline.engine import crawl_date
 from pipeline.mirror import MIRROR_DIR, MirrorServer
-from tests.airflow_support import (
+from tests.conftest import gold_articles
+from tests.support.airflow_support import (
     COMPONENTS,
     REPO,
     TEST_ONLY_FLAGS,
@@ -41,7 +44,7 @@ from tests.airflow_support import (
     max_overlap,
     production_config,
 )
-from tests.conftest import gold_articles
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +62,7 @@ def read_articles(data: Path) -> list[dict[str, Any]]:
 def dag_test(env: dict[str, str], dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``dag.test()`` in a subprocess with this environment; its outcome and output."""
     done = subprocess.run(
-        [sys.executable, "-m", "tests.airflow_dagtest_runner", dag_id, json.dumps(conf or {})],
+        [sys.executable, "-m", "tests.support.airflow_dagtest_runner", dag_id, json.dumps(conf or {})],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -121,18 +124,53 @@ def test_dag_test_runs_the_night_and_publishes_every_gold_article(night: tuple[P
 def test_each_task_logs_its_numbers_and_the_run_summary_is_written(night: tuple[Path, dict[str, Any], int]) -> None:
     data, result, _ = night
     out = result["output"]
-    assert "crawl longbien: 12 pages fetched and kept (7 articles, 5 listings/feeds)" in out
-    assert "articles 7 new, 0 updated, 0 unchanged" in out
-    assert "extract longbien: 7 articles from 7 article pages (0 not articles, 0 failed)" in out
+    # The CLI's wording, one line per step and portal.
+    assert "crawl longbien: 12 pages kept (5 listings/feeds; articles 7 new, 0 changed, 0 unchanged" in out
+    assert "extract longbien: 7 articles from 7 article pages (0 rejected, 0 failed)" in out
+    assert "validate longbien: 7 article pages, 7 passed, 0 quarantined" in out
     rows = len(read_articles(data))
-    assert f"publish: {rows} articles new, 0 updated, 0 unchanged" in out
+    assert f"publish {rows} new, 0 updated, 0 unchanged articles" in out
     (summary_file,) = (data / "runs").glob("*.json")
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
-    assert summary["failed_portals"] == {}
-    assert summary["airflow_run_id"] == result["run_id"]
-    assert [c["site"] for c in summary["crawl"]] == PORTALS
-    assert summary["publish"]["new"] == rows
-    assert f"{len(PORTALS)} of {len(PORTALS)} portals done" in out
+    assert summary["outcome"] == "succeeded" and summary["failed_portals"] == {}
+    assert summary["orchestrator"] == {"name": "airflow", "dag_id": NIGHTLY, "dag_run_id": result["run_id"]}
+    assert list(summary["portals"]) == PORTALS
+    assert summary["publish"]["summary"]["new"] == rows
+    assert f"succeeded: {len(PORTALS)} of {len(PORTALS)} portals done" in out
+
+
+# Fields that differ between two runs of the same night whoever runs them: clocks and places.
+TIMING = {"started_at", "finished_at", "duration_s", "peak_memory_mb"}
+
+
+def comparable(value: Any, run_id: str, data: Path) -> Any:
+    """A run summary with its clocks dropped and its run id and data dir named alike."""
+    if isinstance(value, dict):
+        return {k: comparable(v, run_id, data) for k, v in value.items() if k not in TIMING}
+    if isinstance(value, list):
+        return [comparable(v, run_id, data) for v in value]
+    if isinstance(value, str):
+        text = value.replace(str(data), "<data>").replace(run_id, "<run>")
+        text = re.sub(r"\d{8}T\d{6}\.\d{6}Z", "<time>", text)  # the report pages' folder: GX's clock
+        return re.sub(r"\b\d+\.\ds\b", "<seconds>", text)  # a crawl line's duration
+    return value
+
+
+def test_the_cli_and_the_dag_write_the_same_run_summary(
+    night: tuple[Path, dict[str, Any], int], tmp_path: Path
+) -> None:
+    dag_data, _, _ = night
+    (dag_file,) = (dag_data / "runs").glob("*.json")
+    dag = json.loads(dag_file.read_text(encoding="utf-8"))
+    cli_data = tmp_path / "data"
+    with MirrorServer(MIRROR_DIR) as mirror:
+        done = run_cli("run", "--data-dir", str(cli_data), "--mirror-url", mirror.url)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (cli_file,) = (cli_data / "runs").glob("*.json")
+    cli = json.loads(cli_file.read_text(encoding="utf-8"))
+    assert cli.pop("orchestrator") == {"name": "cli", "command": "run"}
+    assert dag.pop("orchestrator")["name"] == "airflow"
+    assert comparable(cli, cli["run_id"], cli_data) == comparable(dag, dag["run_id"], dag_data)
 
 
 def test_reextraction_rebuilds_the_dataset_from_the_raw_archive_without_fetching(
@@ -188,7 +226,7 @@ def test_a_failing_portal_never_stops_the_others_and_the_report_names_it(airflow
     assert "1 of 2 portals failed: gone: crawl: no page could be fetched" in result["output"]
     (summary_file,) = (data / "runs").glob("*.json")
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
-    assert list(summary["failed_portals"]) == ["gone"]
+    assert summary["outcome"] == "partial" and list(summary["failed_portals"]) == ["gone"]
     assert summary["failed_portals"]["gone"].startswith("crawl: no page could be fetched")
 
 

@@ -12,7 +12,7 @@ from kernel.layout import DataLayout, new_run_id
 from kernel.registry import load_registry
 from pipeline.crawl import crawl_sites
 from pipeline.extract import read_warc
-from tests.portalserver import Page, PortalServer
+from tests.support.portalserver import Page, PortalServer
 from tests.test_incremental import article, listing
 
 GOOD = [1, 2]
@@ -64,6 +64,7 @@ def faulty_portal() -> PortalServer:
     return server
 
 
+@pytest.mark.slow
 def test_faults_are_survived_and_never_archived(faulty_portal: PortalServer, tmp_path: Path) -> None:
     with faulty_portal as server:
         data, run_id, events = crawl(server, tmp_path)
@@ -87,6 +88,7 @@ def test_a_200_not_found_page_is_not_an_article() -> None:
     assert extract_article(body if isinstance(body, bytes) else body.encode(), "http://127.0.0.1/bai/9.html") is None
 
 
+@pytest.mark.slow
 def test_a_crawl_over_its_budget_ends_gracefully(tmp_path: Path) -> None:
     with PortalServer() as server:
         server.pages["/robots.txt"] = Page("User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
@@ -99,6 +101,7 @@ def test_a_crawl_over_its_budget_ends_gracefully(tmp_path: Path) -> None:
     assert len([p for p in pages if p.kind == "article"]) == len(kept)
 
 
+@pytest.mark.slow
 def test_a_page_whose_parsing_raises_is_logged_and_the_crawl_goes_on(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -120,7 +123,7 @@ def test_a_page_whose_parsing_raises_is_logged_and_the_crawl_goes_on(tmp_path: P
             [
                 sys.executable,
                 "-m",
-                "tests.raising_spider",
+                "tests.support.raising_spider",
                 "--site",
                 "loi",
                 "--registry",

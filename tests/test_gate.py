@@ -21,7 +21,7 @@ from expectations import report
 from expectations.gate import COMPLETE, REPORT_EXAMPLES, SUMMARY, QualityGate, result_format_setting
 from expectations.suites import ARTICLE
 from expectations.verdict import Verdict
-from tests.validation_batches import (
+from tests.support.validation_batches import (
     ENGLISH,
     PARAGRAPHS,
     RUN,

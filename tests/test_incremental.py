@@ -9,10 +9,9 @@ import pyarrow.dataset as ds
 import pytest
 
 from kernel.layout import DataLayout
-from kernel.registry import load_registry
+from pipeline.engine import Engine
 from pipeline.extract import read_warc
-from pipeline.steps import run_all
-from tests.portalserver import Page, PortalServer
+from tests.support.portalserver import Page, PortalServer
 
 PARAGRAPH = (
     "Ủy ban nhân dân phường đã tổ chức hội nghị triển khai kế hoạch chỉnh trang đô thị, "
@@ -59,9 +58,10 @@ def build(server: PortalServer, registry: Path, recrawl: str) -> None:
 
 
 def night(registry: Path, data: Path) -> None:
-    sites = list(load_registry(registry).values())
-    summary = run_all(sites, data, registry_dir=registry)
-    assert all(c.ok for c in summary.crawl), [c.failure for c in summary.crawl]
+    engine = Engine(data, registry)
+    report = engine.run(engine.plan_night())
+    crawls = {slug: portal["crawl"] for slug, portal in report.data["portals"].items()}
+    assert all(c["state"] == "ok" for c in crawls.values()), report.failed_portals
 
 
 def rows(data: Path) -> dict[str, dict[str, object]]:
@@ -69,6 +69,7 @@ def rows(data: Path) -> dict[str, dict[str, object]]:
     return {str(r["url"]).rsplit("/", 1)[-1]: r for r in table.to_pylist()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recrawl", ["", "recrawl_after_days = 0\n"], ids=["known-not-refetched", "recrawl-due"])
 def test_second_night_fetches_only_what_is_new_or_due(tmp_path: Path, recrawl: str) -> None:
     registry, data = tmp_path / "sites", tmp_path / "data"
@@ -108,6 +109,7 @@ def test_second_night_fetches_only_what_is_new_or_due(tmp_path: Path, recrawl: s
         assert len(versions) == 2
 
 
+@pytest.mark.slow
 def test_pagination_stops_at_a_page_with_nothing_new(tmp_path: Path) -> None:
     registry, data = tmp_path / "sites", tmp_path / "data"
     with PortalServer() as server:
@@ -132,6 +134,7 @@ def sitemap(entries: dict[int, str]) -> Page:
     )
 
 
+@pytest.mark.slow
 def test_a_revision_announced_by_the_sitemap_is_fetched_and_nothing_else(tmp_path: Path) -> None:
     registry, data = tmp_path / "sites", tmp_path / "data"
     with PortalServer() as server:

@@ -26,6 +26,7 @@ def batches(tmp_path: Path) -> tuple[Path, Path]:
     return first, second
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["before-commit", "mid-swap"])
 def test_killed_publish(tmp_path: Path, point: str) -> None:
     first, second = batches(tmp_path)
@@ -36,7 +37,7 @@ def test_killed_publish(tmp_path: Path, point: str) -> None:
     before = snapshot(data)
 
     killed = subprocess.run(
-        [sys.executable, "-m", "tests.publish_killer", str(data), point, str(second)],
+        [sys.executable, "-m", "tests.support.publish_killer", str(data), point, str(second)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -58,6 +59,7 @@ def test_killed_publish(tmp_path: Path, point: str) -> None:
     assert not list((data / "articles").rglob(".txn-*"))
 
 
+@pytest.mark.slow
 def test_two_publishes_at_once_equal_one(tmp_path: Path) -> None:
     first, second = batches(tmp_path)
     data, clean = tmp_path / "data", tmp_path / "clean"

@@ -1,13 +1,13 @@
 """The validate step between extract and publish: real extracted batches pass; crafted bad
-rows land in the quarantine dataset with their reasons; bad batches fail the step with a
-message naming what failed; every extracted row ends up in the articles dataset or in
-quarantine, never in neither; publish sees only validated rows."""
+rows and the pages the extractor rejected land in the quarantine dataset with their reasons;
+bad batches (too many rejections among them) fail with a message naming what failed; every
+extracted row ends up in the articles dataset or in quarantine, never in neither; publish sees
+only validated rows; a page rejected once and extracted later leaves quarantine."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -18,14 +18,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from kernel.layout import DataLayout
-from kernel.registry import RegistryError, load_registry
+from kernel.registry import SITES_DIR, RegistryError, load_registry
 from kernel.schema import ARTICLE_SCHEMA, article_row
-from pipeline.steps import ValidationFailed, publish_step, run_all, validate_step
+from pipeline.engine import Engine
 from pipeline.storage import read_articles
-from pipeline.validate import is_stale, read_quarantine
+from pipeline.validate import ValidationSummary, is_stale, read_quarantine
 from tests.conftest import gold_articles
-from tests.portalserver import Page, PortalServer
-from tests.validation_batches import (
+from tests.support.cli import run_cli
+from tests.support.portalserver import Page, PortalServer
+from tests.support.raw_archive import archive_gold
+from tests.support.validation_batches import (
     FETCHED,
     PARAGRAPHS,
     RUN,
@@ -33,11 +35,15 @@ from tests.validation_batches import (
     article,
     batch,
     double_encoded,
+    extracted,
     good_row,
     good_rows,
     longbien,
+    publish_validated,
+    rejected,
     row_from,
     uongbi_rows,
+    validate_now,
     with_body,
     write_batch,
 )
@@ -48,7 +54,6 @@ TCVN3 = (
     "Uû ban nh©n d©n quËn Long Biªn tæ chøc héi nghÞ tæng kÕt c«ng t¸c n¨m 2023 vµ triÓn khai "
     "nhiÖm vô n¨m 2024. Th«ng tin ®iÖn tö cña quËn ®­îc cËp nhËt th­êng xuyªn."
 )
-VNPORTALS = str(Path(sys.executable).parent / "vnportals")
 
 
 def tcvn3_row() -> Row:
@@ -68,6 +73,12 @@ def tcvn3_row() -> Row:
 def undecoded_tcvn3_row() -> Row:
     """A row whose text is still TCVN3 (an extractor that could not decode it)."""
     return {**with_body(good_row(55), "\n".join([TCVN3] * 4)), "title": "Héi nghÞ tæng kÕt", "legacy_encoding": "tcvn3"}
+
+
+def failing(summary: ValidationSummary) -> str:
+    """The failure message of a validation in which some batch failed."""
+    assert not summary.ok
+    return summary.failure_message()
 
 
 def ids_and_hashes(table: pa.Table) -> list[tuple[str, str]]:
@@ -99,7 +110,7 @@ def test_the_bundled_portals_real_articles_all_pass(tmp_path: Path) -> None:
             rows.append(article_row(found, slug, FETCHED, FETCHED))
         write_batch(tmp_path, batch(rows), slug)
     lines: list[str] = []
-    summary = validate_step(list(sites.values()), tmp_path, run_id=RUN, progress=lines.append)
+    summary = validate_now(list(sites.values()), tmp_path, RUN, progress=lines.append)
     assert summary.ok
     assert sum(summary.passed.values()) == 52 and sum(summary.quarantined.values()) == 0
     assert len(summary.passed) == 8
@@ -109,12 +120,12 @@ def test_the_bundled_portals_real_articles_all_pass(tmp_path: Path) -> None:
         extracted = pq.read_table(layout.extracted_path(slug, RUN))
         assert keys(pq.read_table(layout.validated_path(slug, RUN))) == keys(extracted)
     report = DataLayout(tmp_path).data_docs_index(RUN)
-    assert summary.report_path == report and report.exists()
+    assert summary.reports == {RUN: str(report)} and report.exists()
     assert f"validate report: {report}" in lines
     results = json.loads(DataLayout(tmp_path).validation_results_path(RUN).read_text("utf-8"))
     assert sorted(results["portals"]) == sorted(sites) and results["suite_versions"] == {
         "article": 1,
-        "portal_batch": 1,
+        "portal_batch": 2,
     }
 
 
@@ -131,7 +142,7 @@ def test_bad_rows_land_in_quarantine_with_their_reasons(tmp_path: Path) -> None:
         "duplicate id": {**good[0], "fetched_at": FETCHED.replace(hour=2)},
     }
     write_batch(tmp_path, batch([*good, *bad.values()]))
-    summary = validate_step([longbien()], tmp_path, run_id=RUN)
+    summary = validate_now([longbien()], tmp_path, RUN)
     assert summary.ok and summary.passed == {"longbien": 14} and summary.quarantined == {"longbien": 8}
 
     reasons = reasons_by_url(tmp_path)
@@ -170,15 +181,13 @@ def test_too_many_undated_articles_fail_the_step_and_name_it(tmp_path: Path) -> 
     write_batch(tmp_path, batch(rows))
     write_batch(tmp_path, batch(uongbi_rows(6)), "uongbi")
     sites = [longbien(), load_registry()["uongbi"]]
-    with pytest.raises(ValidationFailed) as failed:
-        validate_step(sites, tmp_path, run_id=RUN)
-    message = str(failed.value)
+    summary = validate_now(sites, tmp_path, RUN)
+    message = failing(summary)
     assert "longbien" in message and "dated_share" in message
     assert "3 of 8 articles have no date (38%; at most 20% allowed)" in message
     assert f"e.g. {rows[0]['url']}" in message and "uongbi" not in message
     assert str(DataLayout(tmp_path).data_docs_index(RUN)) in message
 
-    summary = failed.value.summary
     assert summary.passed == {"longbien": 0, "uongbi": 6} and summary.quarantined == {"longbien": 8, "uongbi": 0}
     reasons = reasons_by_url(tmp_path)
     assert reasons[str(rows[0]["url"])] == ["dated_share", "published_at_not_null"]
@@ -186,7 +195,7 @@ def test_too_many_undated_articles_fail_the_step_and_name_it(tmp_path: Path) -> 
     results = json.loads(DataLayout(tmp_path).validation_results_path(RUN).read_text("utf-8"))
     assert [f["name"] for f in results["portals"]["longbien"]["batch_failures"]] == ["dated_share"]
 
-    published = publish_step(sites, tmp_path)
+    published = publish_validated(sites, tmp_path)
     assert published.new == 6
     assert set(read_articles(DataLayout(tmp_path)).column("site").to_pylist()) == {"uongbi"}
 
@@ -194,8 +203,8 @@ def test_too_many_undated_articles_fail_the_step_and_name_it(tmp_path: Path) -> 
 def test_too_many_empty_bodies_fail_the_step(tmp_path: Path) -> None:
     rows = [with_body(r, "") if i < 2 else r for i, r in enumerate(good_rows(8))]
     write_batch(tmp_path, batch(rows))
-    with pytest.raises(ValidationFailed, match=r"nonempty_body_share .*2 of 8 articles have an empty body"):
-        validate_step([longbien()], tmp_path, run_id=RUN)
+    message = failing(validate_now([longbien()], tmp_path, RUN))
+    assert re.search(r"nonempty_body_share .*2 of 8 articles have an empty body", message)
 
 
 def test_a_portal_that_suddenly_yields_nothing_fails(tmp_path: Path) -> None:
@@ -203,17 +212,16 @@ def test_a_portal_that_suddenly_yields_nothing_fails(tmp_path: Path) -> None:
     runs = [f"2026111{d}T010000000000Z" for d in range(1, 5)]
     for run in runs[:2]:
         write_batch(tmp_path, batch(good_rows(6)), run_id=run)
-        validate_step([site], tmp_path, run_id=run)
+        validate_now([site], tmp_path, run)
     # Two earlier runs are not enough to judge (min_history_runs = 3): an empty night passes.
     write_batch(tmp_path, batch([]), run_id=runs[2])
-    assert validate_step([site], tmp_path, run_id=runs[2]).ok
+    assert validate_now([site], tmp_path, runs[2]).ok
     write_batch(tmp_path, batch(good_rows(7)), run_id=runs[2])  # re-extracted: replaces its count
-    validate_step([site], tmp_path, run_id=runs[2])
+    validate_now([site], tmp_path, runs[2])
     write_batch(tmp_path, batch([]), run_id=runs[3])
-    with pytest.raises(ValidationFailed) as failed:
-        validate_step([site], tmp_path, run_id=runs[3])
-    assert "article_count" in str(failed.value)
-    assert "0 articles, at least 1 expected (median of the last 3 runs: 6, ratio 0.2)" in str(failed.value)
+    message = failing(validate_now([site], tmp_path, runs[3]))
+    assert "article_count" in message
+    assert "0 articles, at least 1 expected (median of the last 3 runs: 6, ratio 0.2)" in message
     counts = json.loads((tmp_path / "state" / "longbien" / "article_counts.json").read_text("utf-8"))
     assert counts == {runs[0]: 6, runs[1]: 6, runs[2]: 7, runs[3]: 0}
 
@@ -224,8 +232,8 @@ def test_a_column_of_the_wrong_type_quarantines_the_batch(tmp_path: Path) -> Non
     write_batch(
         tmp_path, table.set_column(index, pa.field("word_count", pa.int64()), table.column(index).cast(pa.int64()))
     )
-    with pytest.raises(ValidationFailed, match=r"type_word_count .*word_count is Int64, expected Int32"):
-        validate_step([longbien()], tmp_path, run_id=RUN)
+    message = failing(validate_now([longbien()], tmp_path, RUN))
+    assert re.search(r"type_word_count .*word_count is Int64, expected Int32", message)
     quarantined = read_quarantine(DataLayout(tmp_path))
     assert quarantined.num_rows == 4 and quarantined.schema.field("word_count").type == pa.int32()
 
@@ -235,8 +243,8 @@ def test_a_batch_that_cannot_be_quarantined_is_left_to_validate_again(tmp_path: 
     index = table.schema.get_field_index("published_at")
     dates = pa.array(["hôm qua"] * 3, pa.string())
     path = write_batch(tmp_path, table.set_column(index, pa.field("published_at", pa.string()), dates))
-    with pytest.raises(ValidationFailed, match=r"cannot be quarantined .*left to be validated again"):
-        validate_step([longbien()], tmp_path)
+    message = failing(validate_now([longbien()], tmp_path))
+    assert re.search(r"cannot be quarantined .*left to be validated again", message)
     layout = DataLayout(tmp_path)
     assert not layout.validated_path("longbien", RUN).exists() and is_stale(layout, "longbien", path)
 
@@ -259,9 +267,8 @@ def test_every_extracted_row_is_published_or_quarantined(tmp_path: Path) -> None
     )
     write_batch(tmp_path, batch(uongbi_rows(7)), "uongbi", run_id=RUN)
 
-    with pytest.raises(ValidationFailed):
-        validate_step(sites, tmp_path)  # every batch not yet validated, run by run
-    publish_step(sites, tmp_path)
+    assert not validate_now(sites, tmp_path).ok  # every batch not yet validated, run by run
+    publish_validated(sites, tmp_path)
 
     layout = DataLayout(tmp_path)
     quarantine = read_quarantine(layout)
@@ -285,29 +292,100 @@ def test_every_extracted_row_is_published_or_quarantined(tmp_path: Path) -> None
     assert articles.num_rows == len(published) == 9 + 7
 
 
+# -- the extractor's rejections ----------------------------------------------------------------
+def test_rejected_pages_go_to_quarantine_with_their_reason(tmp_path: Path) -> None:
+    rows = [*good_rows(9), rejected(60, "not_article: 40 words")]
+    write_batch(tmp_path, extracted(rows))
+    summary = validate_now([longbien()], tmp_path, RUN)
+    assert summary.ok and summary.passed == {"longbien": 9} and summary.quarantined == {"longbien": 1}
+    (portal,) = summary.portals
+    assert (portal.pages, portal.rejected, portal.rejections) == (10, 1, {"not_article: N words": 1})
+    assert portal.failed_rows == {"rejected_by_extractor": 1}
+    held = read_quarantine(DataLayout(tmp_path)).to_pylist()
+    assert [(r["url"], r["rejection"], r["failed_expectations"], r["run_id"]) for r in held] == [
+        (rows[-1]["url"], "not_article: 40 words", ["rejected_by_extractor"], RUN)
+    ]
+    assert held[0]["article_id"] == rows[-1]["article_id"] and held[0]["title"] is None
+    results = json.loads(DataLayout(tmp_path).validation_results_path(RUN).read_text("utf-8"))
+    assert results["portals"]["longbien"]["rejected"] == 1
+    assert results["portals"]["longbien"]["rejections"] == {"not_article: N words": 1}
+
+
+def test_too_many_rejected_pages_fail_the_batch_naming_the_reasons(tmp_path: Path) -> None:
+    rows = [
+        *good_rows(5),
+        rejected(60, "not_article: headline is a menu label"),
+        rejected(61, "not_article: headline is a menu label"),
+        rejected(62, "extraction_failed: no result within 20 s"),
+    ]
+    write_batch(tmp_path, extracted(rows))
+    message = failing(validate_now([longbien()], tmp_path, RUN))
+    assert "rejected_share" in message
+    assert (
+        "3 of 8 article pages rejected by the extractor (38%; at most 20% allowed): "
+        "not_article: headline is a menu label x2, extraction_failed: no result within N s x1"
+    ) in message
+    assert f"e.g. {rows[5]['url']} (not_article: headline is a menu label)" in message
+    reasons = reasons_by_url(tmp_path)
+    assert reasons[str(rows[0]["url"])] == ["rejected_share"]  # the whole batch is held
+    assert reasons[str(rows[5]["url"])] == ["rejected_by_extractor", "rejected_share"]
+    # The portal's threshold decides: at most half rejected is fine for this one.
+    assert validate_now([longbien(max_rejected_share=0.5)], tmp_path, revalidate=True).ok
+    assert reasons_by_url(tmp_path)[str(rows[5]["url"])] == ["rejected_by_extractor"]
+
+
+def test_a_page_rejected_once_and_extracted_later_leaves_quarantine_for_the_dataset(tmp_path: Path) -> None:
+    """Bad rules reject every page of a night; once they are fixed, re-extraction brings the
+    pages back: published, and out of quarantine."""
+    registry, data, run_id = tmp_path / "sites", tmp_path / "data", "20261123T010000000000Z"
+    registry.mkdir()
+    config = (SITES_DIR / "longbien.toml").read_text("utf-8")
+    (registry / "longbien.toml").write_text(config + '\n[extract]\ndrop_xpaths = ["//p"]\n', "utf-8")
+    urls = archive_gold(data, "longbien", run_id)
+
+    engine = Engine(data, registry)
+    first = engine.run(engine.plan_extract(["longbien"]))
+    assert first.ok and first.data["portals"]["longbien"]["extract"]["summary"]["rejected"] == len(urls)
+    validated = engine.run(engine.plan_validate(["longbien"]))
+    assert validated.failed_portals["longbien"].startswith(f"validate: batch of run {run_id} failed rejected_share")
+    held = read_quarantine(DataLayout(data))
+    assert sorted(held.column("url").to_pylist()) == sorted(urls)
+    assert set(held.column("rejection").to_pylist()) == {"not_article: 0 words"}
+    assert engine.run(engine.plan_publish(["longbien"])).data["publish"]["summary"]["new"] == 0  # nothing passed
+
+    (registry / "longbien.toml").write_text(config, "utf-8")  # the rules are fixed
+    fixed = Engine(data, registry)
+    again = fixed.run(fixed.plan_extract(["longbien"], kind="reextract"))
+    assert again.ok, again.failed_portals
+    assert read_quarantine(DataLayout(data)).num_rows == 0
+    assert sorted(read_articles(DataLayout(data)).column("url").to_pylist()) == sorted(urls)
+
+
 # -- the step in the pipeline -----------------------------------------------------------------
 def test_publish_sees_only_validated_rows(tmp_path: Path) -> None:
     write_batch(tmp_path, batch([*good_rows(5), {**good_row(9), "published_at": None}]))
     lines: list[str] = []
-    assert publish_step([longbien()], tmp_path, progress=lines.append).new == 0
+    engine = Engine(tmp_path, progress=lines.append)
+    assert engine.run(engine.plan_publish(["longbien"])).data["publish"] is None
     assert any("1 extracted batches not validated yet" in line for line in lines)
-    validate_step([longbien()], tmp_path)
-    assert publish_step([longbien()], tmp_path).new == 5
+    validate_now([longbien()], tmp_path)
+    published = engine.run(engine.plan_publish(["longbien"]))
+    assert published.data["publish"]["summary"]["new"] == 5
 
 
 def test_validating_again_replaces_what_it_wrote(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path)
     write_batch(tmp_path, batch([*good_rows(5), with_body(good_row(9), f"{BODY}\nChia sẻ Zalo")]))
-    validate_step([longbien()], tmp_path)
+    validate_now([longbien()], tmp_path)
     first = read_quarantine(layout)
-    assert validate_step([longbien()], tmp_path).portals == []  # nothing new to validate
-    validate_step([longbien()], tmp_path, revalidate=True)
+    assert validate_now([longbien()], tmp_path).portals == []  # nothing new to validate
+    validate_now([longbien()], tmp_path, revalidate=True)
     assert read_quarantine(layout).drop_columns(["validated_at"]) == first.drop_columns(["validated_at"])
     results = sorted((layout.validation_dir(RUN) / "gx").rglob("*.json"))
     assert len(results) == 2, results  # one per suite for the portal, replaced in place
     # The extractor is fixed and the batch extracted again: validated again, nothing held.
     write_batch(tmp_path, batch(good_rows(6)))
-    summary = validate_step([longbien()], tmp_path)
+    summary = validate_now([longbien()], tmp_path)
     assert summary.quarantined == {"longbien": 0} and read_quarantine(layout).num_rows == 0
 
 
@@ -320,7 +398,7 @@ def test_thresholds_come_from_the_site_config(tmp_path: Path) -> None:
     assert site.validate.max_undated_share == 0.5
     rows = [{**r, "published_at": None} if i < 3 else r for i, r in enumerate(good_rows(8))]
     write_batch(tmp_path / "data", batch(rows))
-    summary = validate_step([site], tmp_path / "data", run_id=RUN)
+    summary = validate_now([site], tmp_path / "data", RUN)
     assert summary.ok and summary.quarantined == {"longbien": 3}
 
     (registry / "longbien.toml").write_text(config + "\n[validate]\nmax_undated_share = 2\n", "utf-8")
@@ -330,21 +408,23 @@ def test_thresholds_come_from_the_site_config(tmp_path: Path) -> None:
         load_registry(registry)
 
 
+@pytest.mark.slow
 def test_cli_validate_exit_status_and_report(tmp_path: Path) -> None:
     rows = [with_body(r, "") if i < 2 else r for i, r in enumerate(good_rows(8))]
     write_batch(tmp_path, batch(rows))
-    args = [VNPORTALS, "validate", "--sites", "longbien", "--data-dir", str(tmp_path)]
-    failed = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    args = ["validate", "--sites", "longbien", "--data-dir", str(tmp_path)]
+    failed = run_cli(*args, timeout=300)
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "validate longbien: 8 articles, 0 passed, 8 quarantined" in failed.stdout
+    assert "validate longbien: 8 article pages, 0 passed, 8 quarantined" in failed.stdout
     assert "nonempty_body_share" in failed.stdout
-    assert f"validate report: {DataLayout(tmp_path).data_docs_index(RUN)}" in failed.stdout
-    bad_run = subprocess.run([*args, "--run", "yesterday"], capture_output=True, text=True, timeout=300, check=False)
+    assert f"validation report: {DataLayout(tmp_path).data_docs_index(RUN)}" in failed.stdout
+    bad_run = run_cli(*args, "--run", "yesterday", timeout=300)
     assert bad_run.returncode == 2 and "not a run id: 'yesterday'" in bad_run.stderr
 
 
+@pytest.mark.slow
 def test_a_run_validates_between_extract_and_publish(tmp_path: Path) -> None:
-    """run_all against a local portal: an English page is quarantined, the rest published."""
+    """A night against a local portal: an English page is quarantined, the rest published."""
     paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
     english = "".join(
         f"<p>{n}. The district renovated {n} gardens and playgrounds this year, the committee said in its "
@@ -375,20 +455,22 @@ def test_a_run_validates_between_extract_and_publish(tmp_path: Path) -> None:
             "[crawl]\ndownload_delay = 0\n",
             encoding="utf-8",
         )
-        summary = run_all(list(load_registry(registry).values()), tmp_path / "data", registry_dir=registry)
-    assert summary.validate is not None and summary.validation_failure is None
-    assert summary.validate.passed == {"phuongmau": 3} and summary.validate.quarantined == {"phuongmau": 1}
-    assert summary.publish is not None and summary.publish.new == 3
+        engine = Engine(tmp_path / "data", registry)
+        report = engine.run(engine.plan_night())
+    assert report.ok, report.failed_portals
+    (validation,) = report.data["portals"]["phuongmau"]["validate"]["summary"]
+    assert (validation["passed"], validation["quarantined"]) == (3, 1)
+    assert report.data["publish"]["summary"]["new"] == 3
     assert reasons_by_url(tmp_path / "data") == {f"{server.base}/bai/4.html": ["text_is_vietnamese"]}
-    run_summary = json.loads(DataLayout(tmp_path / "data").run_summary_path(summary.run_id).read_text("utf-8"))
-    assert run_summary["validate"]["portals"][0]["quarantined"] == 1
+    run_summary = json.loads(DataLayout(tmp_path / "data").run_summary_path(report.run_id).read_text("utf-8"))
+    assert run_summary["portals"]["phuongmau"]["validate"]["summary"][0]["quarantined"] == 1
 
 
 def test_reports_of_different_runs_share_one_copy_of_the_static_assets(tmp_path: Path) -> None:
     runs = ["20261118T010000000000Z", "20261119T010000000000Z"]
     for run in runs:
         write_batch(tmp_path, batch(good_rows(6)), run_id=run)
-        validate_step([longbien()], tmp_path, run_id=run)
+        validate_now([longbien()], tmp_path, run)
     first, second = (DataLayout(tmp_path).data_docs_index(run).parent / "static" for run in runs)
     assets = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert len(assets) > 10

@@ -30,7 +30,7 @@ from kernel.registry import Site
 from kernel.schema import ARTICLE_SCHEMA
 from kernel.timestamps import VN_TZ
 from tests.conftest import gold_articles
-from tests.validation_batches import (
+from tests.support.validation_batches import (
     ENGLISH,
     PARAGRAPHS,
     RUN,

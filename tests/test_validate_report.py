@@ -33,8 +33,17 @@ from expectations import report
 from expectations.suites import ARTICLE, PORTAL_BATCH, expectation_names
 from kernel.layout import DataLayout
 from kernel.registry import load_registry
-from pipeline.steps import validate_step
-from tests.validation_batches import PARAGRAPHS, RUN, batch, good_row, good_rows, uongbi_rows, with_body, write_batch
+from tests.support.validation_batches import (
+    PARAGRAPHS,
+    RUN,
+    batch,
+    good_row,
+    good_rows,
+    uongbi_rows,
+    validate_now,
+    with_body,
+    write_batch,
+)
 
 # The browser itself, not Debian's wrapper script, which adds remote extension updates.
 CHROMIUM = next(
@@ -67,11 +76,12 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     registry = load_registry()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VNPORTALS_VALIDATION_RESULT_FORMAT", "SUMMARY")
-        summary = validate_step([registry["longbien"], registry["uongbi"]], data, run_id=RUN)
+        summary = validate_now([registry["longbien"], registry["uongbi"]], data, RUN)
     assert summary.quarantined == {"longbien": 1, "uongbi": 0}
-    assert summary.report_path == DataLayout(data).data_docs_index(RUN)
-    report.write_run_page(summary.report_path.parent, RUN, {"crawl": {"longbien": {"pages": 9, "new_articles": 7}}})
-    return summary.report_path.parent
+    index = Path(summary.reports[RUN])
+    assert index == DataLayout(data).data_docs_index(RUN)
+    report.write_run_page(index.parent, RUN, {"crawl": {"longbien": {"pages": 9, "new_articles": 7}}})
+    return index.parent
 
 
 def pages(docs: Path) -> list[Path]:
@@ -312,6 +322,7 @@ def rendered(docs: Path, proxy: RefusingProxy, tmp_path_factory: pytest.TempPath
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # a headless browser
 @needs_chromium
 def test_every_page_renders_styled_from_the_bundle_alone(rendered: dict[str, Rendered], docs: Path) -> None:
     for name, page in rendered.items():
@@ -330,6 +341,7 @@ def test_every_page_renders_styled_from_the_bundle_alone(rendered: dict[str, Ren
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # a headless browser
 @needs_chromium
 def test_no_request_left_for_the_network(rendered: dict[str, Rendered], proxy: RefusingProxy, tmp_path: Path) -> None:
     from_pages = [host for host in proxy.hosts() if not BROWSER_SERVICE_HOSTS.search(host)]
@@ -347,6 +359,7 @@ def test_no_request_left_for_the_network(rendered: dict[str, Rendered], proxy: R
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # a headless browser
 @needs_chromium
 def test_the_index_lists_the_runs_results_per_portal_and_suite(rendered: dict[str, Rendered], docs: Path) -> None:
     dom = rendered["index"].dom
@@ -370,6 +383,7 @@ def test_the_index_lists_the_runs_results_per_portal_and_suite(rendered: dict[st
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # a headless browser
 @needs_chromium
 def test_a_results_page_names_the_failing_row_and_what_was_found(rendered: dict[str, Rendered]) -> None:
     text = rendered[f"{ARTICLE}-longbien"].text()
@@ -382,6 +396,7 @@ def test_a_results_page_names_the_failing_row_and_what_was_found(rendered: dict[
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # a headless browser
 @needs_chromium
 def test_the_suite_pages_list_every_expectation(rendered: dict[str, Rendered]) -> None:
     for suite, page in ((ARTICLE, "suite"), (PORTAL_BATCH, "batch_suite")):
@@ -391,6 +406,7 @@ def test_the_suite_pages_list_every_expectation(rendered: dict[str, Rendered]) -
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # a headless browser
 @needs_chromium
 def test_the_run_page_shows_the_crawl_numbers(rendered: dict[str, Rendered]) -> None:
     dom = rendered["run"].dom

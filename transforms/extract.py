@@ -50,13 +50,17 @@ def extract_page(
     *,
     hints: ExtractHints | None = None,
     charset: str | None = None,
+    expect_article: bool = False,
 ) -> Article | Rejection:
     """The article on a page, or a :class:`Rejection` saying why the page is not one.
 
     ``site`` is the portal's slug where known (``None`` for a portal with no config: the
     rules are general and need none); ``hints`` are the portal's optional extraction hints
-    from its site config; ``charset`` is the one the server declared in ``Content-Type``.
+    from its site config; ``charset`` is the one the server declared in ``Content-Type``;
+    ``expect_article`` says the portal's ``article_urls`` call the page an article (the
+    pipeline passes True for every page it extracts).
     """
+    del expect_article  # the URL prior: the page-type rules do not weigh it yet
     tree = parse_page(html, charset)
     if tree is None:
         return Rejection("not_html: empty or unparseable page")

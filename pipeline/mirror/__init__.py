@@ -1,23 +1,30 @@
-"""A local HTTP server for the bundled offline mirror of the registered portals.
+"""The bundled offline mirror of the registered portals, and the local HTTP server for it.
 
-It serves ``tests/fixtures/mirror/<host>/...`` on 127.0.0.1 (a random port by default),
-choosing the folder by the request's ``Host`` header, so the portals' real site configs
-work against it in mirror mode (see :mod:`crawlers.mirror`). The URL-to-file rules are in
-``tests/fixtures/README.md``. Every request is recorded, so tests can prove what the
-crawler did and did not fetch.
+The mirror is package data, shipped in the wheel: ``pipeline/mirror/portals/<host>/...``,
+one folder per host name a bundled portal names. :class:`MirrorServer` serves it on
+127.0.0.1 (a random port by default), choosing the folder by the request's ``Host`` header,
+so the portals' real site configs work against it in mirror mode (see
+:mod:`crawlers.mirror`); ``vnportals demo``, the DAGs' ``bundled`` mirror mode and the tests
+all use it. The URL-to-file rules are in ``pipeline/mirror/README.md``. Every request is
+recorded, so tests can prove what the crawler did and did not fetch.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
-MIRROR_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "mirror"
+MIRROR_DIR = Path(__file__).resolve().parent / "portals"
+
+#: The mirror setting that serves the bundled offline mirror from this process.
+BUNDLED = "bundled"
 
 _CONTENT_TYPES = {
     ".xml": "application/xml",
@@ -151,3 +158,17 @@ class MirrorServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def serving(mirror: str | None) -> Iterator[str | None]:
+    """The URL the crawl sends its requests to: a running mirror server's URL as given, the
+    bundled mirror served here for the ``with`` block (``mirror`` is :data:`BUNDLED`), or
+    None for the real portals."""
+    if mirror != BUNDLED:
+        yield mirror
+        return
+    if not MIRROR_DIR.is_dir():
+        raise FileNotFoundError(f"{MIRROR_DIR}: the bundled offline mirror is missing from the installation")
+    with MirrorServer(MIRROR_DIR) as server:
+        yield server.url

@@ -2,7 +2,7 @@
 network namespace by ``tests/test_safety.py`` (so a broken guard cannot send a packet off
 the machine). Prints a JSON report of what the server saw and what the crawl logged.
 
-    python -m tests.netns_scenario WORKDIR
+    python -m tests.support.netns_scenario WORKDIR
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from kernel.layout import DataLayout, new_run_id
 from kernel.registry import load_registry
 from pipeline.crawl import crawl_sites
-from tests.portalserver import Page, PortalServer
+from tests.support.portalserver import Page, PortalServer
 from tests.test_incremental import article
 
 HOSTS = """127.0.0.1 localhost

@@ -1,6 +1,6 @@
 """Parses one DAG file the way Airflow's DAG processor does and reports any I/O it did.
 
-Run as ``python -m tests.airflow_parse_probe DAG_FILE`` in a fresh process. The file is run
+Run as ``python -m tests.support.airflow_parse_probe DAG_FILE`` in a fresh process. The file is run
 twice, as the DAG processor does again and again: the first time imports what it imports
 (recorded: the heavy parts of the pipeline must be left to the tasks); the second time an
 audit hook records every file opened, folder listed, process started, socket or database

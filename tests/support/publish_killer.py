@@ -1,6 +1,6 @@
 """Run a publish and SIGKILL it at a chosen point, for ``tests/test_publish_crash.py``.
 
-    python -m tests.publish_killer DATA_DIR KILL_POINT BATCH...
+    python -m tests.support.publish_killer DATA_DIR KILL_POINT BATCH...
 
 KILL_POINT is ``before-commit`` (while staged partitions are being written) or
 ``mid-swap`` (after the first partition is swapped in).

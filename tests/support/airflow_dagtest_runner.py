@@ -4,7 +4,7 @@ Started by the tests in a subprocess whose environment points AIRFLOW_HOME at a 
 folder (SQLite metadata database) and the DAGs folder at ``dags/``; Airflow reads its
 configuration once, at import, so it cannot share the pytest process.
 
-    python -m tests.airflow_dagtest_runner DAG_ID '{"sites": ["longbien"]}'
+    python -m tests.support.airflow_dagtest_runner DAG_ID '{"sites": ["longbien"]}'
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def ensure_crawl_pool() -> bool:
     from airflow.utils.session import create_session
     from sqlalchemy.exc import IntegrityError
 
-    from pipeline.airflow_settings import dag_shape
+    from pipeline.airflow.settings import dag_shape
 
     shape = dag_shape()
     try:

@@ -1,9 +1,11 @@
 """Extracted batches for the validation tests: good Vietnamese articles of the Long Biên
-portal, rows made bad one way at a time, and batches written where the extract step puts
-them (``extracted/<site>/<run_id>.parquet``, the articles schema)."""
+portal, rows made bad one way at a time, pages the extractor rejected, and batches written
+where the extract step puts them (``extracted/<site>/<run_id>.parquet``); and the validate
+and publish steps run on them as the commands pick their batches."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +17,10 @@ import pyarrow.parquet as pq
 from kernel.article import Article
 from kernel.layout import DataLayout
 from kernel.registry import Site, ValidateThresholds, load_registry
-from kernel.schema import ARTICLE_SCHEMA, article_row
+from kernel.schema import ARTICLE_SCHEMA, EXTRACTED_SCHEMA, article_row, rejected_row
 from kernel.timestamps import VN_TZ
+from pipeline.storage import PublishSummary, publish
+from pipeline.validate import ValidationSummary, pending_batches, validate_batches
 
 RUN = "20261120T010000000000Z"
 RUN_TIME = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
@@ -76,7 +80,18 @@ def with_body(row: Row, body: str) -> Row:
 
 
 def batch(rows: list[Row]) -> pa.Table:
+    """A batch of articles, as extract steps before rejections were kept wrote them."""
     return pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
+
+
+def rejected(n: int, reason: str, site: str = "longbien") -> Row:
+    """An article page of the Long Biên portal that the extractor rejected."""
+    return rejected_row(article(n).url, site, reason, FETCHED, FETCHED)
+
+
+def extracted(rows: list[Row]) -> pa.Table:
+    """A batch as the extract step writes it: articles and rejected pages, one row each."""
+    return pa.Table.from_pylist([{"rejection": None, **row} for row in rows], schema=EXTRACTED_SCHEMA)
 
 
 def good_rows(count: int, start: int = 0) -> list[Row]:
@@ -93,3 +108,23 @@ def write_batch(data: Path, table: pa.Table, site: str = "longbien", run_id: str
 def double_encoded(text: str) -> str:
     """UTF-8 text decoded as windows-1252, as a misconfigured page shows it."""
     return text.encode("utf-8").decode("cp1252", errors="replace")
+
+
+def validate_now(
+    sites: list[Site],
+    data: Path,
+    run_id: str | None = None,
+    *,
+    revalidate: bool = False,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> ValidationSummary:
+    """The validate step on the batches of these portals that wait for it (one run's, with
+    ``run_id``; all of them again, with ``revalidate``), as ``vnportals validate`` picks them."""
+    layout = DataLayout(data)
+    return validate_batches(layout, pending_batches(layout, sites, run_id, revalidate=revalidate), progress)
+
+
+def publish_validated(sites: list[Site], data: Path) -> PublishSummary:
+    """Publish every validated batch of these portals, as ``vnportals publish`` does."""
+    layout = DataLayout(data)
+    return publish(data, [path for site in sites for path in layout.validated_files(site.slug)])

@@ -1,5 +1,5 @@
 """Run one portal's crawl with a spider callback that raises on one page, for
-``tests/test_faults.py``: ``python -m tests.raising_spider ARGS-OF-crawlers.run``."""
+``tests/test_faults.py``: ``python -m tests.support.raising_spider ARGS-OF-crawlers.run``."""
 
 from __future__ import annotations
 

@@ -24,10 +24,7 @@ from pathlib import Path
 
 # absolute(), not resolve(): this module is imported while DAG files are parsed, where no
 # file system access belongs.
-PROJECT_DIR = Path(__file__).absolute().parents[1]
-
-#: ``VNPORTALS_MIRROR_URL`` value that serves the bundled offline mirror inside each crawl task.
-BUNDLED_MIRROR = "bundled"
+PROJECT_DIR = Path(__file__).absolute().parents[2]
 
 
 @dataclass(frozen=True)
@@ -145,7 +142,7 @@ class RunSettings:
 
     data_dir: Path
     registry_dir: Path | None
-    mirror: str | None  # a mirror server's URL, BUNDLED_MIRROR, or None for the real portals
+    mirror: str | None  # a mirror server's URL, "bundled" (pipeline.mirror.BUNDLED), or None for the real portals
 
 
 VariableLookup = Callable[[str], str | None]
