@@ -59,11 +59,11 @@ MiB = 2**20
 class Compaction:
     """How a partition's files are shaped."""
 
-    # Row groups hold whole portals up to this many rows: a month of one portal (a few
-    # hundred to a few thousand articles) is one to three row groups, so a query for it
-    # reads a few MB per layer instead of the partition. pyarrow's default (1 Mi rows) would
-    # make a whole file one row group that no query can skip.
-    row_group_rows: int = 1024
+    # Row groups hold whole portals up to this many rows (about 1 MB of articles): a query
+    # for one portal reads a row group or two per layer, a few hundred KB where a night's
+    # layer packs some eight portals a group, instead of the partition. pyarrow's default
+    # (1 Mi rows) would make each file one row group that no query can skip.
+    row_group_rows: int = 256
     # Files are cut at this size (the last file of a layer may be up to 1.5 times bigger);
     # a layer under half of it is small, and folded into the next layer written there.
     # Arrow's advice is files not far below ~20 MB.
@@ -131,7 +131,7 @@ class Source:
     files: list[Path] = field(default_factory=list)
     table: pa.Table | None = None
     drop: frozenset[str] = frozenset()
-    group_rows: int = 1024
+    group_rows: int = 256
 
     def groups(self) -> Iterator[_Group]:
         if self.table is not None:
