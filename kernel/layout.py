@@ -14,7 +14,10 @@ scraped text, so nothing a page says can place a file outside the data dir.
 <data>/validation/<run_id>/gx/            the run's Great Expectations validation results (JSON)
 <data>/validation/<run_id>/docs/index.html  the run's Data Docs (static HTML report)
 <data>/validation/.static/                the reports' fonts and images, hard-linked into each run's docs
-<data>/articles/published_month=YYYY-MM/part-NNNNN.parquet   the published dataset
+<data>/articles -> articles-versions/NNNNNN   the published dataset: a symlink to its current version
+<data>/articles-versions/NNNNNN/published_month=YYYY-MM/part-*.parquet   one whole version (hive partitions)
+<data>/articles-versions/NNNNNN.manifest.json  that version's files, in layers per partition, with row counts
+<data>/articles-versions/NNNNNN.ids.parquet    that version's article_id -> published_month index
 <data>/runs/<run_id>.json                 the summary of one CLI/DAG run
 <data>/runs/<run_id>/plan.json            what the run set out to do (portals, batches, steps)
 <data>/runs/<run_id>/<step>/<site>.json   what one step did for one portal (the run's ledger)
@@ -112,6 +115,12 @@ def _check_slug(site: str) -> str:
     return site
 
 
+def _check_version(version: int) -> int:
+    if not 0 < version < 1_000_000:
+        raise ValueError(f"not a dataset version: {version!r}")
+    return version
+
+
 def _check_run_id(run_id: str) -> str:
     if not RUN_ID_RE.match(run_id):
         raise ValueError(f"not a run id: {run_id!r}")
@@ -135,6 +144,20 @@ class DataLayout:
     @property
     def articles(self) -> Path:
         return self.root / "articles"
+
+    @property
+    def articles_versions(self) -> Path:
+        """The dataset's versions; ``articles`` is a symlink to the current one."""
+        return self.root / "articles-versions"
+
+    def articles_version_dir(self, version: int) -> Path:
+        return self.articles_versions / f"{_check_version(version):06d}"
+
+    def articles_manifest_path(self, version: int) -> Path:
+        return self.articles_versions / f"{_check_version(version):06d}.manifest.json"
+
+    def articles_index_path(self, version: int) -> Path:
+        return self.articles_versions / f"{_check_version(version):06d}.ids.parquet"
 
     @property
     def runs(self) -> Path:
@@ -200,6 +223,7 @@ class DataLayout:
 
     @property
     def publish_journal_path(self) -> Path:
+        """The journal of the earlier, per-partition publish; read once to finish its work."""
         return self.root / ".publish-journal.json"
 
     def validation_lock_path(self, run_id: str) -> Path:

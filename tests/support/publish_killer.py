@@ -2,8 +2,9 @@
 
     python -m tests.support.publish_killer DATA_DIR KILL_POINT BATCH...
 
-KILL_POINT is ``before-commit`` (while staged partitions are being written) or
-``mid-swap`` (after the first partition is swapped in).
+KILL_POINT is ``mid-write`` (the first new file of the version written), ``before-switch``
+(the version built and its manifest written, ``articles`` not yet switched) or
+``after-switch`` (switched, old versions not yet removed).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
-from pipeline import storage
+from kernel.layout import DataLayout
+from pipeline import dataset_versions, layers, storage
 
 
 def die() -> None:
@@ -22,25 +23,24 @@ def die() -> None:
 
 
 def main(data_dir: Path, point: str, batches: list[Path]) -> None:
-    if point == "before-commit":
-        write = storage._write_partition
-        calls = {"n": 0}
+    if point == "mid-write":
+        close = layers.LayerWriter._close_file
 
-        def write_then_die(table: Any, folder: Path) -> None:
-            calls["n"] += 1
-            write(table, folder)
-            if calls["n"] == 2:
+        def close_then_die(self: layers.LayerWriter) -> None:
+            close(self)
+            if self.files:
                 die()
 
-        storage._write_partition = write_then_die  # type: ignore[assignment]
+        layers.LayerWriter._close_file = close_then_die  # type: ignore[method-assign]
     else:
-        swap = storage._swap_in
+        switch = dataset_versions.switch
 
-        def swap_then_die(staged: Path, target: Path) -> None:
-            swap(staged, target)
+        def switch_and_die(layout: DataLayout, version: int) -> None:
+            if point == "after-switch":
+                switch(layout, version)
             die()
 
-        storage._swap_in = swap_then_die  # type: ignore[assignment]
+        dataset_versions.switch = switch_and_die
     storage.publish(data_dir, batches)
 
 
