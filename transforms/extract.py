@@ -35,10 +35,11 @@ def extract_article(
     *,
     hints: ExtractHints | None = None,
     charset: str | None = None,
+    expect_article: bool = False,
 ) -> Article | None:
     """The article on a page, or None when the page is not an article (see
     :func:`extract_page` for why)."""
-    found = extract_page(html, url, site, hints=hints, charset=charset)
+    found = extract_page(html, url, site, hints=hints, charset=charset, expect_article=expect_article)
     return found if isinstance(found, Article) else None
 
 
@@ -49,6 +50,7 @@ def extract_page(
     *,
     hints: ExtractHints | None = None,
     charset: str | None = None,
+    expect_article: bool = False,
 ) -> Article | Rejection:
     """The article on a page, or a :class:`Rejection` saying why the page is not one.
 
