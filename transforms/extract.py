@@ -21,11 +21,8 @@ from transforms.body import clean_body, main_text, restore_dropped, with_lead
 from transforms.cleanup import strip_furniture
 from transforms.metadata import PageMeta, read_metadata
 from transforms.page import parse_page
-from transforms.pagetype import listing_evidence, looks_like_contact_page
+from transforms.pagetype import Evidence, decide, not_article_evidence
 from transforms.text import legacy_encoding
-
-# Fewer words than this is a stub, a listing teaser or a contact page, not an article.
-MIN_BODY_WORDS = 60
 
 
 def extract_article(
@@ -62,8 +59,6 @@ def extract_page(
     if tree is None:
         return Rejection("not_html: empty or unparseable page")
     meta = read_metadata(tree)
-    if not meta.title:
-        return Rejection("not_article: no headline")
     work = copy.deepcopy(tree)
     # The metadata elements were found in ``tree``; find them again in the copy by path.
     paths = [tree.getroottree().getpath(el) for el in meta.used]
@@ -71,19 +66,15 @@ def extract_page(
     strip_furniture(work, work_meta, hints)
     lines = clean_body(restore_dropped(work, with_lead(work, main_text(work, url, hints))), meta)
     body = "\n".join(lines)
-    words = len(body.split())
-    if words < MIN_BODY_WORDS:
-        return Rejection(f"not_article: {words} words")
-    listing = listing_evidence(tree, url, meta, lines)
-    if listing is not None:
-        return Rejection(f"not_article: {listing}")
-    if meta.published is None and not meta.title_found:
-        return Rejection("not_article: no date and no headline element")
-    if meta.published is None and looks_like_contact_page(lines):
-        return Rejection("not_article: a contact page (addresses and phone numbers)")
+    evidence = not_article_evidence(tree, url, meta, lines)
+    if not meta.title:
+        evidence.append(Evidence("no headline"))
+    rejected = decide(evidence, expect_article=expect_article)
+    if rejected is not None:
+        return Rejection(f"not_article: {rejected.reason}")
     return Article(
         url=url,
-        title=meta.title,
+        title=meta.title or "",
         body=body,
         published_at=meta.published,
         author=meta.author,
@@ -91,5 +82,5 @@ def extract_page(
         category=meta.category,
         kicker=meta.kicker,
         view_count=meta.view_count,
-        legacy_encoding=legacy_encoding(meta.title + "\n" + body),
+        legacy_encoding=legacy_encoding((meta.title or "") + "\n" + body),
     )

@@ -18,14 +18,9 @@ import lxml.html
 from kernel.timestamps import parse_iso_date
 from transforms.dates import parse_vietnamese_date, plausible
 from transforms.furniture import is_furniture_line, starts_with_box_heading
+from transforms.headline import MIN_AGREEMENT, TITLE_STAMP_RE, find_headline
 from transforms.page import class_words, meta_content, text_of
 from transforms.text import fold
-
-_TITLE_STAMP_RE = re.compile(
-    r"\s*[(\[]\s*(\d{1,2}[:h]\d{2}\s*[,|-]?\s*\d{1,2}/\d{1,2}/\d{4}|\d{1,2}/\d{1,2}/\d{4}"
-    r"(?:\s*[,|-]?\s*\d{1,2}[:h]\d{2})?)\s*[)\]]\s*$"
-)
-
 
 _VIEWS_RE = re.compile(r"(?:lượt xem|số lượt xem|lượt đọc)\s*[:：]?\s*([\d.,]+)|([\d.,]+)\s+lượt (?:xem|đọc)", re.I)
 
@@ -100,6 +95,7 @@ _DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "
 class PageMeta:
     title: str | None = None
     title_found: bool = False  # a headline element, not only <title>
+    title_agrees: bool = False  # ... whose words agree with the head's title, og:title or JSON-LD
     kicker: str | None = None
     category: str | None = None
     published: datetime | None = None
@@ -126,44 +122,6 @@ def _jsonld_dates(tree: lxml.html.HtmlElement) -> list[str]:
                     found.append(item["datePublished"])
                 stack.extend(v for v in item.values() if isinstance(v, (list, dict)))
     return found
-
-
-def _pick_title_element(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
-    page_title = fold(" ".join(tree.xpath("//title//text()"))).lower()
-    og_title = (meta_content(tree, "og:title") or "").lower()
-    headings = [h for h in tree.xpath("//h1 | //h2") if len(text_of(h).split()) >= 4]
-    for heading in headings:
-        text = _TITLE_STAMP_RE.sub("", text_of(heading)).lower()
-        if text and (text in page_title or text in og_title or page_title.startswith(text[:40])):
-            return heading
-    h1s = [h for h in headings if h.tag == "h1"]
-    if h1s:
-        return h1s[0]
-    return _element_with_title_text(tree, page_title, og_title)
-
-
-def _element_with_title_text(
-    tree: lxml.html.HtmlElement, page_title: str, og_title: str
-) -> lxml.html.HtmlElement | None:
-    """The outermost element in the body whose whole text is the headline that ``<title>`` or
-    ``og:title`` gives (table-layout sites print the headline in a ``<td>`` or ``<font>``)."""
-    separator = r"\s+[-|–]\s+"
-    candidates = [og_title, page_title, re.split(separator, page_title)[0]]
-    parts = re.split(separator, page_title)
-    if len(parts) > 1:
-        candidates += [" - ".join(parts[:-1]), " - ".join(parts[1:])]
-    site_name = (meta_content(tree, "og:site_name") or "").lower()
-    for wanted in (c for c in candidates if len(c.split()) >= 4 and c != site_name):
-        for el in tree.iter("td", "div", "p", "span", "b", "strong", "font", "h2", "h3"):
-            if _TITLE_STAMP_RE.sub("", text_of(el)).lower() != wanted:
-                continue
-            if el.xpath(
-                'ancestor-or-self::*[self::header or contains(@class, "logo") or contains(@class, "banner")'
-                ' or contains(@id, "header") or contains(@class, "header")]'
-            ):
-                continue
-            return el
-    return None
 
 
 def _elements_before(el: lxml.html.HtmlElement, limit: int = 3) -> list[lxml.html.HtmlElement]:
@@ -324,17 +282,15 @@ def _clean_byline(text: str) -> str | None:
 
 def read_metadata(tree: lxml.html.HtmlElement) -> PageMeta:
     meta = PageMeta()
-    title_el = _pick_title_element(tree)
+    headline, _ = find_headline(tree)
+    title_el = headline.element if headline else None
+    raw_title = text_of(title_el) if title_el is not None else (headline.text if headline else "")
     if title_el is not None:
-        raw_title = text_of(title_el)
-        meta.title_found = True
+        meta.title_found = not headline.names_site  # type: ignore[union-attr]
+        meta.title_agrees = headline.agreement >= MIN_AGREEMENT  # type: ignore[union-attr]
         meta.used.append(title_el)
         _read_kicker_and_category(title_el, meta)
-    else:
-        raw_title = meta_content(tree, "og:title") or fold(" ".join(tree.xpath("//title//text()")))
-    if raw_title and raw_title.isupper():
-        meta.title_found = False  # a site name in capitals, not a headline
-    stamp = _TITLE_STAMP_RE.search(raw_title or "")
+    stamp = TITLE_STAMP_RE.search(raw_title or "")
     if stamp:
         meta.published = plausible(parse_vietnamese_date(stamp.group(1)))
         raw_title = raw_title[: stamp.start()]
