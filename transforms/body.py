@@ -52,53 +52,84 @@ def main_text(tree: lxml.html.HtmlElement, url: str, hints: ExtractHints | None)
 
 
 _LEAD_WORDS = {"sapo", "lead", "summary", "tomtat", "mota", "intro", "chapeau", "description", "detailsapo"}
+# A lead is a paragraph or two; a "summary" block longer than this holds the article itself.
+_MAX_LEAD = 1000
 
 
 def with_lead(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
-    """Put back the lead paragraph (sapo) where the main-text extractor left it out."""
+    """Put back the lead paragraph (sapo) where the main-text extractor left it out: the
+    first block whose class says lead, when it is a paragraph's length and holds none of the
+    lines kept (a wrapper of the whole article may be called "summary" too)."""
     if not lines:
         return lines
     for el in tree.xpath("//body//*[@class]"):
         if not (_LEAD_WORDS & class_words(el)):
             continue
         lead = text_of(el)
-        if len(lead) >= 60 and lead not in lines and not any(lead in line for line in lines):
-            return [lead, *lines]
-        break
+        if not 60 <= len(lead) <= _MAX_LEAD or any(line in lead or lead in line for line in lines):
+            break
+        return [lead, *lines]
     return lines
 
 
 _LEAF_BLOCKS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd")
 
 
+# A longer run of blocks than this between two kept paragraphs is not a dropped caption or
+# sub-heading but another part of the page (a menu, a sidebar) the extractor rightly skipped.
+MAX_RESTORED_RUN = 3
+
+
+def _is_link_block(block: lxml.html.HtmlElement, text: str) -> bool:
+    linked = sum(len(text_of(a)) for a in block.iter("a"))
+    return linked >= 0.5 * len(text)
+
+
 def restore_dropped(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
     """Put back the blocks the main-text extractor dropped from inside the article: a
-    paragraph, list item, sub-heading or caption printed between two paragraphs it kept."""
+    paragraph, list item, sub-heading or caption printed between two paragraphs it kept
+    (a short run, not made of links)."""
     blocks = [b for b in tree.iter(*_LEAF_BLOCKS) if not b.xpath(".//p | .//li")]
     texts = [text_of(b) for b in blocks]
     position = {t: i for i, t in reversed(list(enumerate(texts))) if t}
     present = set(lines)
+
+    def restorable(index: int) -> bool:
+        text = texts[index]
+        return (
+            bool(text)
+            and text not in present
+            and not is_furniture_line(text)
+            and not _is_link_block(blocks[index], text)
+        )
+
+    def short_or_one_list(start: int, end: int) -> bool:
+        if end - start <= MAX_RESTORED_RUN:
+            return True
+        # A longer run is one list or block of the article's own (its items in one parent).
+        return end - start <= 40 and len({blocks[i].getparent() for i in range(start, end)}) == 1
+
     result: list[str] = []
     previous: int | None = None
     for line in lines:
         at = position.get(line)
-        if at is not None and previous is not None and at > previous + 1:
-            for text in texts[previous + 1 : at]:
-                if text and text not in present and not is_furniture_line(text):
-                    result.append(text)
-                    present.add(text)
+        if at is not None and previous is not None and previous + 1 < at and short_or_one_list(previous + 1, at):
+            for index in range(previous + 1, at):
+                if restorable(index):
+                    result.append(texts[index])
+                    present.add(texts[index])
         result.append(line)
         if at is not None:
             previous = at if previous is None else max(previous, at)
     if previous is not None:
         # Paragraphs after the last one kept, in the same block as it (the closing lines).
         parent = blocks[previous].getparent()
-        for block, text in zip(blocks[previous + 1 :], texts[previous + 1 :], strict=True):
-            if block.getparent() is not parent:
+        for index in range(previous + 1, min(previous + 1 + MAX_RESTORED_RUN, len(blocks))):
+            if blocks[index].getparent() is not parent:
                 break
-            if text and text not in present and not is_furniture_line(text):
-                result.append(text)
-                present.add(text)
+            if restorable(index):
+                result.append(texts[index])
+                present.add(texts[index])
     return result
 
 

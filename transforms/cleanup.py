@@ -161,7 +161,15 @@ def _split_loose_text(box: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]
 
 def _paragraphise(tree: lxml.html.HtmlElement) -> None:
     """Loose text in a block (text between ``<br>``s or after a table, as old CMSs print
-    paragraphs) becomes ``<p>``s, so it is prose and not the tail of something else."""
+    paragraphs) becomes ``<p>``s, so it is prose and not the tail of something else. A
+    ``<font>`` or ``<span>`` that holds paragraphs between ``<br>``s (2000s table-built sites
+    wrap a whole article in one) is a block."""
+    for inline in list(tree.iter("font", "span")):
+        if (
+            any(c.tag == "br" for c in inline)
+            and len((inline.text or "").strip()) + sum(len((c.tail or "").strip()) for c in inline) >= 80
+        ):
+            inline.tag = "div"
     for box in list(tree.iter("div", "td")):
         loose = bool(box.text and box.text.strip()) or any(c.tail and c.tail.strip() for c in box)
         if loose and any(isinstance(c.tag, str) and c.tag not in _INLINE_TAGS for c in box):

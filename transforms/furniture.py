@@ -143,6 +143,8 @@ BOX_HEADINGS = (
     "tags",
     "chủ đề",
     "chia sẻ",
+    "thăm dò ý kiến",
+    "liên kết web",
 )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import lxml.html
 
+from transforms.furniture import is_furniture_line, starts_with_box_heading
 from transforms.page import meta_content, text_of
 from transforms.text import fold
 
@@ -224,26 +225,75 @@ def find_headline(tree: lxml.html.HtmlElement) -> tuple[Headline | None, HeadTit
     return Headline(titles.headlines[0], None, 0.0, names_site(titles.headlines[0], None, titles)), titles
 
 
+def _own_text_size(el: lxml.html.HtmlElement) -> int:
+    """Characters of text an element holds itself (its text and its children's tails): a
+    paragraph's size whether it is a <p> or loose text between <br>s."""
+    return len((el.text or "").strip()) + sum(len((c.tail or "").strip()) for c in el)
+
+
+def _is_heading_like(el: lxml.html.HtmlElement) -> bool:
+    if el.tag in _HEADING_TAGS:
+        return True
+    if (
+        el.tag in ("div", "p", "span", "td", "strong", "b")
+        and len(el) <= 3
+        and _TITLE_CLASS_RE.search(f"{el.get('class', '')} {el.get('id', '')}")
+    ):
+        return True
+    if el.tag in ("b", "strong", "font"):
+        # A bold line that is all its block holds (how table-built sites print a headline).
+        parent = el.getparent()
+        if parent is None or parent.tag not in ("td", "div", "p", "font") or text_of(parent) != text_of(el):
+            return False
+        # Not a cell of a table of figures (a row of several cells).
+        return not el.xpath("ancestor::td[1][preceding-sibling::td or following-sibling::td]")
+    return False
+
+
+# Lines printed near a headline that are not one: bylines, weather, counters.
+_NOT_HEADLINE_RE = re.compile(
+    r"^(?:bài|ảnh|tin|bài và ảnh|bài, ảnh|tác giả|nguồn|theo)\s*[:,]|°|\d{1,2}/\d{1,2}/\d{4}", re.IGNORECASE
+)
+
+
+# "Phạm Thu Hằng - Trung tâm VH-TT&TT huyện", "Minh Hà (Trung tâm Truyền thông)": a byline.
+_BYLINE_RE = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\s+){1,4}[A-ZĐÀ-Ỹ][a-zđà-ỹ]*\s*(?:[-–]\s|\()")
+
+
+def _could_be_headline(el: lxml.html.HtmlElement) -> bool:
+    text = text_of(el)
+    if not 4 <= len(text.split()) <= 40 or text.endswith((".", ":")) or _NOT_HEADLINE_RE.search(text):
+        return False
+    if re.match(r"(?:theo|nguồn)\b", text, re.IGNORECASE) and len(text.split()) <= 10:
+        return False  # an attribution line, "Theo Ngọc Lan - Báo Ấp Bắc"
+    if starts_with_box_heading(text) or is_furniture_line(text):
+        return False
+    if _BYLINE_RE.match(text):
+        return False
+    if el.xpath("ancestor::*[position() <= 2][.//input[@type='radio' or @type='checkbox']]"):
+        return False  # a poll's question
+    return not el.xpath(".//a[@href] | ancestor::a[@href]")
+
+
 def _heading_above_text(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
     """When the head names no headline (its title is the site's name and a section): the
-    last heading printed above the page's longest paragraph, not a link to another page."""
+    heading or bold line (not a link, a byline, a box title, nor in the banner) followed by
+    the most prose before the next such line: an article's text follows its headline."""
     body = tree.find("body")
     if body is None:
         return None
-    last: lxml.html.HtmlElement | None = None
-    best: tuple[int, lxml.html.HtmlElement | None] = (0, None)
+    current: lxml.html.HtmlElement | None = None
+    followed: dict[lxml.html.HtmlElement, int] = {}
     for el in body.iter():
-        if not isinstance(el.tag, str):
+        if not isinstance(el.tag, str) or el.tag in ("script", "style"):
             continue
-        if el.tag in _HEADING_TAGS or (
-            el.tag in ("div", "p", "span", "td", "strong", "b")
-            and _TITLE_CLASS_RE.search(f"{el.get('class', '')} {el.get('id', '')}")
-            and len(el) <= 3
-        ):
-            if 4 <= len(text_of(el).split()) <= 40 and not el.xpath(".//a[@href] | ancestor::a[@href]"):
-                last = el
-        elif el.tag == "p":
-            size = len(el.text_content())
-            if size >= 150 and size > best[0]:
-                best = (size, last)
-    return best[1]
+        size = _own_text_size(el)
+        if size < 150 and _is_heading_like(el) and _could_be_headline(el) and not _in_site_region(el):
+            current = el
+            followed.setdefault(el, 0)
+        elif current is not None and size and el.tag != "a" and not el.xpath("ancestor::a | ancestor::select"):
+            followed[current] += size
+    if not followed:
+        return None
+    best = max(followed, key=lambda el: followed[el])
+    return best if followed[best] >= 150 else None

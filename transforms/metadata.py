@@ -283,11 +283,14 @@ def _clean_byline(text: str) -> str | None:
 def read_metadata(tree: lxml.html.HtmlElement) -> PageMeta:
     meta = PageMeta()
     headline, _ = find_headline(tree)
-    title_el = headline.element if headline else None
-    raw_title = text_of(title_el) if title_el is not None else (headline.text if headline else "")
-    if title_el is not None:
-        meta.title_found = not headline.names_site  # type: ignore[union-attr]
-        meta.title_agrees = headline.agreement >= MIN_AGREEMENT  # type: ignore[union-attr]
+    # A "headline" that names the site (a listing's or contact page's head) has no date,
+    # kicker or byline of its own: the dates printed near it are other articles'.
+    title_el = headline.element if headline and not headline.names_site else None
+    raw_title = text_of(headline.element) if headline and headline.element is not None else ""
+    raw_title = raw_title or (headline.text if headline else "")
+    if headline is not None and title_el is not None:
+        meta.title_found = True
+        meta.title_agrees = headline.agreement >= MIN_AGREEMENT
         meta.used.append(title_el)
         _read_kicker_and_category(title_el, meta)
     stamp = TITLE_STAMP_RE.search(raw_title or "")
