@@ -51,6 +51,7 @@ from transforms.evaluation import (  # noqa: E402
     corpus_pins,
     extract_page_runner,
     gate_measure,
+    interleaved_speed,
     load_sets,
     record_baseline,
     run_set,
@@ -216,7 +217,7 @@ def trafilatura_eval(folder: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=1, help="timing passes over all pages (the best counts; 0: none)")
+    parser.add_argument("--repeat", type=int, default=3, help="timing passes (each page's best counts; 0: none)")
     parser.add_argument("--corpus", type=Path, help="corpus folder (default tests/fixtures/corpus)")
     parser.add_argument("--sets", default="tuning,unseen,scrapinghub", help="page sets to run, comma-separated")
     parser.add_argument("--trafilatura-eval", type=Path, help="trafilatura's tests folder, measured locally")
@@ -252,11 +253,8 @@ def main() -> int:
         if name != "scrapinghub":
             print_families(pages, tuple(n for n in (OURS, OURS_BARE, PLAIN, "readability-lxml") if n in EXTRACTORS))
     if everything and args.repeat:
-        print(f"\n== speed over all {len(everything)} pages, best of {args.repeat} passes, one core")
-        speeds = {
-            name: len(everything) / min(run_set(extractor, everything)[0].seconds for _ in range(args.repeat))
-            for name, extractor in EXTRACTORS.items()
-        }
+        print(f"\n== speed over all {len(everything)} pages, one core, page by page in turn, best of {args.repeat}")
+        speeds = interleaved_speed(EXTRACTORS, everything, args.repeat)
         for name, speed in speeds.items():
             print(f"{name:<28}{speed:>9.1f} pages/s{speed / speeds[PLAIN]:>7.2f} x trafilatura")
     if args.trafilatura_eval:

@@ -88,20 +88,26 @@ def _is_link_block(block: lxml.html.HtmlElement, text: str) -> bool:
 def restore_dropped(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
     """Put back the blocks the main-text extractor dropped from inside the article: a
     paragraph, list item, sub-heading or caption printed between two paragraphs it kept
-    (a short run, not made of links)."""
+    (a short run, or the items of one list; never a block of links)."""
     blocks = [b for b in tree.iter(*_LEAF_BLOCKS) if not b.xpath(".//p | .//li")]
-    texts = [text_of(b) for b in blocks]
-    position = {t: i for i, t in reversed(list(enumerate(texts))) if t}
+    # A block broken by <br>s is several lines, as the extractor prints it.
+    texts = [paragraphs(b.text_content()) for b in blocks]
+    position: dict[str, int] = {}
+    for index in range(len(texts) - 1, -1, -1):
+        for text in texts[index]:
+            position[text] = index
     present = set(lines)
 
     def restorable(index: int) -> bool:
-        text = texts[index]
-        return (
-            bool(text)
-            and text not in present
-            and not is_furniture_line(text)
-            and not _is_link_block(blocks[index], text)
-        )
+        found = texts[index]
+        if not found or any(t in present or is_furniture_line(t) for t in found):
+            return False
+        return not _is_link_block(blocks[index], " ".join(found))
+
+    def restore(index: int, into: list[str]) -> None:
+        if restorable(index):
+            into.extend(texts[index])
+            present.update(texts[index])
 
     def short_or_one_list(start: int, end: int) -> bool:
         if end - start <= MAX_RESTORED_RUN:
@@ -115,9 +121,7 @@ def restore_dropped(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
         at = position.get(line)
         if at is not None and previous is not None and previous + 1 < at and short_or_one_list(previous + 1, at):
             for index in range(previous + 1, at):
-                if restorable(index):
-                    result.append(texts[index])
-                    present.add(texts[index])
+                restore(index, result)
         result.append(line)
         if at is not None:
             previous = at if previous is None else max(previous, at)
@@ -127,9 +131,7 @@ def restore_dropped(tree: lxml.html.HtmlElement, lines: list[str]) -> list[str]:
         for index in range(previous + 1, min(previous + 1 + MAX_RESTORED_RUN, len(blocks))):
             if blocks[index].getparent() is not parent:
                 break
-            if restorable(index):
-                result.append(texts[index])
-                present.add(texts[index])
+            restore(index, result)
     return result
 
 

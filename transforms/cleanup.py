@@ -17,7 +17,7 @@ from transforms.furniture import (
     starts_with_ending_box_heading,
 )
 from transforms.metadata import PageMeta
-from transforms.page import class_words, content_mass, drop, first_text, has_prose, text_of
+from transforms.page import class_words, content_mass, drop, first_text, has_prose, has_text, short_text, text_of
 from transforms.text import fold
 
 
@@ -199,11 +199,14 @@ def _normalise_blocks(tree: lxml.html.HtmlElement) -> None:
     for heading in list(tree.iter("h2", "h3", "h4", "h5", "h6")):
         if len(text_of(heading)) > 120:  # a "heading" that long is the lead (sapo), not a title
             heading.tag = "p"
+    holds_blocks: set[lxml.html.HtmlElement] = set()
+    for el in tree.iter(*_BLOCK_TAGS):
+        for ancestor in el.iterancestors():
+            if ancestor in holds_blocks:
+                break
+            holds_blocks.add(ancestor)
     for el in list(tree.iter("figcaption", "div")):
-        if el.tag == "figcaption" or (
-            not any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el.iterdescendants())
-            and len(text_of(el)) >= 20
-        ):
+        if el.tag == "figcaption" or (el not in holds_blocks and len(text_of(el)) >= 20):
             el.tag = "p"
 
 
@@ -242,8 +245,8 @@ def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractH
 
 
 def _is_box_title(el: lxml.html.HtmlElement) -> bool:
-    text = text_of(el)
-    return 0 < len(text) <= 40 and starts_with_ending_box_heading(text)
+    text = short_text(el, 40)
+    return bool(text) and starts_with_ending_box_heading(text or "")
 
 
 def _drop_trailing_boxes(tree: lxml.html.HtmlElement) -> None:
@@ -270,8 +273,8 @@ _TITLE_CLASS_WORDS = ("title", "header", "heading", "tieude", "caption")
 def _box_title_child(el: lxml.html.HtmlElement) -> bool:
     """The element opens with a short title of its own: a heading, or a child whose class
     says title (portlets, web parts, widget boxes)."""
-    first = next((c for c in el if isinstance(c.tag, str) and text_of(c)), None)
-    if first is None or len(text_of(first)) > 40 or first.tag == "h1":
+    first = next((c for c in el if isinstance(c.tag, str) and has_text(c)), None)
+    if first is None or first.tag == "h1" or short_text(first, 40) is None:
         return False
     if first.tag in ("h2", "h3", "h4", "h5", "h6"):
         return True

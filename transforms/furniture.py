@@ -13,6 +13,7 @@ must never appear in a published body.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from kernel.furniture import FURNITURE_PHRASES as FURNITURE_PHRASES
@@ -264,7 +265,9 @@ def starts_with_ending_box_heading(text: str) -> bool:
     return any(lowered.startswith(h) for h in ENDING_BOX_HEADINGS)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_furniture_container(class_id: str) -> bool:
+    # Cached: a page repeats the same few class values on hundreds of elements.
     return bool(attribute_words(class_id) & CONTAINER_WORDS)
 
 

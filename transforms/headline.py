@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import lxml.html
 
 from transforms.furniture import is_furniture_line, starts_with_box_heading
-from transforms.page import meta_content, text_of
+from transforms.page import meta_content, short_text, text_of
 from transforms.text import fold
 
 # A time stamp printed at the end of a headline, "(12:48 29/11/2020)".
@@ -29,6 +29,7 @@ TITLE_STAMP_RE = re.compile(
 # What CMSs put between the headline and the site name in <title>.
 _SEPARATOR_RE = re.compile(r"\s+[-|–—:»·]\s+|\s*\|\s*|\s+::\s+")
 _WORD_RE = re.compile(r"\w+")
+_SPACE_RE = re.compile(r"\s+")
 # Agreement (Dice over words) a heading needs to be taken for the headline.
 MIN_AGREEMENT = 0.6
 _HEADING_TAGS = ("h1", "h2", "h3")
@@ -161,34 +162,60 @@ def names_site(text: str, element: lxml.html.HtmlElement | None, titles: HeadTit
     return element.tag not in _HEADING_TAGS or titles.only_site_name(folded)
 
 
-def _candidates(tree: lxml.html.HtmlElement, titles: HeadTitles) -> list[lxml.html.HtmlElement]:
-    """Headings and title-like elements of the body, then elements whose whole text starts
-    like one of the head's headlines (how table-built sites print the headline)."""
-    body = tree.find("body")
-    if body is None:
-        return []
+def _structural_candidates(body: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
+    """Headings and title-like elements of the body."""
     found: list[lxml.html.HtmlElement] = list(body.iter(*_HEADING_TAGS))
-    found += [
-        el
-        for el in body.xpath('.//*[@itemprop="headline" or @itemprop="name"]')
-        if el.tag not in _HEADING_TAGS and el.tag != "meta"
-    ]
+    seen = set(found)
+    for el in body.xpath('.//*[@itemprop="headline" or @itemprop="name"]'):
+        if el not in seen and el.tag != "meta":
+            found.append(el)
+            seen.add(el)
     for el in body.iter("div", "p", "span", "td", "a", "strong", "b", "font"):
-        if el in found:
+        if el in seen or len(el) > 3:
             continue
         cls = f"{el.get('class', '')} {el.get('id', '')}"
-        if cls.strip() and _TITLE_CLASS_RE.search(cls) and len(el) <= 3:
+        if cls.strip() and _TITLE_CLASS_RE.search(cls):
             found.append(el)
-    starts = {h[:24].casefold() for h in titles.headlines if len(h) >= 16}
-    if starts:
-        for text_node in body.xpath(".//text()"):
-            folded = fold(text_node).casefold()
-            if len(folded) < 16 or folded[:24] not in starts:
-                continue
-            el = text_node.getparent()
-            if el is not None and el.tag not in ("script", "style", "title", "a") and el not in found:
-                found.append(el)
     return found
+
+
+def _text_candidates(body: lxml.html.HtmlElement, titles: HeadTitles) -> list[lxml.html.HtmlElement]:
+    """Elements whose text starts like one of the head's headlines (how table-built sites
+    print the headline: in a <td>, a <font>, a <b>)."""
+    starts = {h[:24].casefold() for h in titles.headlines if len(h) >= 16}
+    if not starts:
+        return []
+    found: list[lxml.html.HtmlElement] = []
+    for text_node in body.xpath(".//text()"):
+        head = text_node.lstrip()[:60]
+        if len(head) < 16 or _SPACE_RE.sub(" ", head)[:24].casefold() not in starts:
+            continue
+        el = text_node.getparent()
+        if el is not None and el.tag not in ("script", "style", "title", "a") and el not in found:
+            found.append(el)
+    return found
+
+
+def _best_agreeing(
+    candidates: list[lxml.html.HtmlElement], titles: HeadTitles, refs: list[Counter[str]]
+) -> tuple[lxml.html.HtmlElement | None, float]:
+    best: tuple[float, int, int] | None = None
+    chosen: lxml.html.HtmlElement | None = None
+    for order, el in enumerate(candidates):
+        raw = short_text(el, 300)
+        if raw is None:
+            continue
+        text = TITLE_STAMP_RE.sub("", raw)
+        if len(text) < 3 or text.casefold() in titles.site_names:
+            continue
+        score = max((agreement(words(text), ref) for ref in refs), default=0.0)
+        if score < MIN_AGREEMENT:
+            continue
+        rank = {"h1": 0, "h2": 1}.get(el.tag, 2)
+        key = (round(score, 2), -rank, -order)
+        if best is None or key > best:
+            best, chosen = key, el
+    return chosen, best[0] if best else 0.0
 
 
 def find_headline(tree: lxml.html.HtmlElement) -> tuple[Headline | None, HeadTitles]:
@@ -197,23 +224,15 @@ def find_headline(tree: lxml.html.HtmlElement) -> tuple[Headline | None, HeadTit
     alone when no element agrees; None when the page has neither."""
     titles = head_titles(tree)
     refs = [words(h) for h in titles.headlines]
-    best: tuple[float, int, int] | None = None
-    chosen: lxml.html.HtmlElement | None = None
-    for order, el in enumerate(_candidates(tree, titles)):
-        text = TITLE_STAMP_RE.sub("", text_of(el))
-        if not (3 <= len(text) <= 300) or text.casefold() in titles.site_names:
-            continue
-        mine = words(text)
-        score = max((agreement(mine, ref) for ref in refs), default=0.0)
-        if score < MIN_AGREEMENT:
-            continue
-        rank = {"h1": 0, "h2": 1}.get(el.tag, 2)
-        key = (round(score, 2), -rank, -order)
-        if best is None or key > best:
-            best, chosen = key, el
-    if chosen is not None and best is not None:
+    body = tree.find("body")
+    if body is None:
+        return None, titles
+    chosen, score = _best_agreeing(_structural_candidates(body), titles, refs) if refs else (None, 0.0)
+    if chosen is None and refs:
+        chosen, score = _best_agreeing(_text_candidates(body, titles), titles, refs)
+    if chosen is not None:
         text = TITLE_STAMP_RE.sub("", text_of(chosen))
-        found = Headline(text, chosen, best[0], names_site(text, chosen, titles))
+        found = Headline(text, chosen, score, names_site(text, chosen, titles))
         if not found.names_site:
             return found, titles
     above = _heading_above_text(tree)

@@ -19,7 +19,7 @@ from kernel.timestamps import parse_iso_date
 from transforms.dates import parse_vietnamese_date, plausible
 from transforms.furniture import is_furniture_line, starts_with_box_heading
 from transforms.headline import MIN_AGREEMENT, TITLE_STAMP_RE, find_headline
-from transforms.page import class_words, meta_content, text_of
+from transforms.page import class_words, has_text, meta_content, short_text, text_of
 from transforms.text import fold
 
 _VIEWS_RE = re.compile(r"(?:lượt xem|số lượt xem|lượt đọc)\s*[:：]?\s*([\d.,]+)|([\d.,]+)\s+lượt (?:xem|đọc)", re.I)
@@ -132,7 +132,7 @@ def _elements_before(el: lxml.html.HtmlElement, limit: int = 3) -> list[lxml.htm
     while node is not None and len(found) < limit:
         prev = node.getprevious()
         while prev is not None and len(found) < limit:
-            if isinstance(prev.tag, str) and prev.tag not in ("script", "style") and text_of(prev):
+            if isinstance(prev.tag, str) and prev.tag not in ("script", "style") and has_text(prev):
                 found.append(prev)
                 break
             prev = prev.getprevious()
@@ -161,11 +161,10 @@ def _following_small(el: lxml.html.HtmlElement, limit: int = 60) -> list[lxml.ht
     """Short elements printed after ``el`` in document order (where date lines, counters
     and bylines sit), innermost first."""
     found = []
-    for nxt in el.xpath("following::*")[:limit]:
+    for nxt in el.xpath(f"following::*[position() <= {limit}]"):
         if not isinstance(nxt.tag, str) or nxt.tag in ("script", "style"):
             continue
-        text = text_of(nxt)
-        if text and len(text) <= 150:
+        if short_text(nxt, 150):
             found.append(nxt)
     return found
 
@@ -231,14 +230,15 @@ def _read_date_views_byline(
         _read_end_byline(tree, meta)
     if meta.author is None:
         for el in tree.xpath(_BYLINE_XPATH):
-            name = _clean_byline(text_of(el)) if len(text_of(el)) < 80 else None
+            short = short_text(el, 79)
+            name = _clean_byline(short) if short else None
             if name:
                 meta.author = name
                 meta.used.append(el)
                 break
     if meta.view_count is None:
         for el in tree.xpath('//*[contains(@class,"view") or contains(@class,"luotxem")]'):
-            views = _VIEWS_RE.search(text_of(el))
+            views = _VIEWS_RE.search(short_text(el, 300) or "")
             if views:
                 digits = re.sub(r"[.,]", "", views.group(1) or views.group(2))
                 meta.view_count = int(digits) if digits.isdigit() else None
@@ -252,8 +252,8 @@ def _read_end_byline(tree: lxml.html.HtmlElement, meta: PageMeta) -> None:
         ' or @align="right"]'
     )
     for el in reversed(candidates):
-        text = text_of(el)
-        if not text or len(text) > 80 or text.endswith((".", ":")) or is_furniture_line(text):
+        text = short_text(el, 80)
+        if not text or text.endswith((".", ":")) or is_furniture_line(text):
             continue
         if starts_with_box_heading(text) or re.search(r"\d{1,2}/\d{1,2}/\d{4}|[\[\]|]", text):
             continue
