@@ -8,6 +8,8 @@ lists of other articles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lxml.html
 
 from kernel.registry import ExtractHints
@@ -211,22 +213,25 @@ def _normalise_blocks(tree: lxml.html.HtmlElement) -> None:
 
 
 def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractHints | None) -> None:
+    """Normalise the layout and remove the furniture: page chrome, boxes and the elements
+    the metadata was read from."""
+    remove = drop
     for el in meta.used:
-        drop(el)
+        remove(el)
     _unwrap_figure_tables(tree)
     _unwrap_layout_tables(tree)
     _paragraphise(tree)
     _normalise_blocks(tree)
     for xpath in hints.drop_xpaths if hints else ():
         for el in tree.xpath(xpath):
-            drop(el)
+            remove(el)
     for el in tree.xpath(
         "//script | //style | //noscript | //iframe | //nav | //select | //button"
         " | //input | //textarea | //footer | //header | //aside"
     ):
-        drop(el)
-    _drop_trailing_boxes(tree)
-    _drop_titled_boxes(tree)
+        remove(el)
+    _drop_trailing_boxes(tree, remove)
+    _drop_titled_boxes(tree, remove)
     total = max(content_mass(tree), 1)
     for el in list(tree.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
@@ -241,7 +246,7 @@ def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractH
         elif el.tag == "form":
             is_box = True
         if is_box and content_mass(el) < 0.3 * total:
-            drop(el)
+            remove(el)
 
 
 def _is_box_title(el: lxml.html.HtmlElement) -> bool:
@@ -249,7 +254,7 @@ def _is_box_title(el: lxml.html.HtmlElement) -> bool:
     return bool(text) and starts_with_ending_box_heading(text or "")
 
 
-def _drop_trailing_boxes(tree: lxml.html.HtmlElement) -> None:
+def _drop_trailing_boxes(tree: lxml.html.HtmlElement, remove: Callable[[lxml.html.HtmlElement], None]) -> None:
     """A box title printed on its own ("Tin đọc nhiều", "Các bài mới đăng") ends the
     article: it goes, and so do the siblings after it up to the next real prose."""
     for title in [
@@ -258,12 +263,12 @@ def _drop_trailing_boxes(tree: lxml.html.HtmlElement) -> None:
         if title.getparent() is None:
             continue
         sibling = title.getnext()
-        drop(title)
+        remove(title)
         while sibling is not None:
             following = sibling.getnext()
             if isinstance(sibling.tag, str) and has_prose(sibling):
                 break
-            drop(sibling)
+            remove(sibling)
             sibling = following
 
 
@@ -282,7 +287,7 @@ def _box_title_child(el: lxml.html.HtmlElement) -> bool:
     return any(w in words for w in _TITLE_CLASS_WORDS)
 
 
-def _drop_titled_boxes(tree: lxml.html.HtmlElement) -> None:
+def _drop_titled_boxes(tree: lxml.html.HtmlElement, remove: Callable[[lxml.html.HtmlElement], None]) -> None:
     """Boxes with a title of their own and only short items in them (a portlet of new
     documents, a work calendar, a link list) are not the article."""
     total = max(len(text_of(tree)), 1)
@@ -291,4 +296,4 @@ def _drop_titled_boxes(tree: lxml.html.HtmlElement) -> None:
             continue
         size = len(text_of(el))
         if size < 0.3 * total and size < 2000 and not has_prose(el):
-            drop(el)
+            remove(el)

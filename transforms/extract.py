@@ -17,10 +17,10 @@ import copy
 
 from kernel.article import Article, Rejection
 from kernel.registry import ExtractHints
-from transforms.body import clean_body, main_text, restore_dropped, with_lead
+from transforms.body import clean_body, main_text, plain_text, restore_dropped, vote, with_lead
 from transforms.cleanup import strip_furniture
 from transforms.metadata import PageMeta, read_metadata
-from transforms.page import parse_page
+from transforms.page import parse_page, text_of
 from transforms.pagetype import Evidence, decide, not_article_evidence
 from transforms.text import legacy_encoding
 
@@ -64,7 +64,12 @@ def extract_page(
     paths = [tree.getroottree().getpath(el) for el in meta.used]
     work_meta = PageMeta(used=[found[0] for found in (work.xpath(p) for p in paths) if found])
     strip_furniture(work, work_meta, hints)
-    lines = clean_body(restore_dropped(work, with_lead(work, main_text(work, url, hints))), meta)
+    lines = restore_dropped(work, with_lead(work, main_text(work, url, hints)))
+    if not (hints and hints.body_xpaths):
+        links = {text_of(a) for a in tree.iter("a")}
+        kept_text = " ".join(work.text_content().split())
+        lines = vote(lines, plain_text(tree, url), kept_text, links)
+    lines = clean_body(lines, meta)
     body = "\n".join(lines)
     evidence = not_article_evidence(tree, url, meta, lines)
     if not meta.title:

@@ -145,6 +145,7 @@ BOX_HEADINGS = (
     "chủ đề",
     "chia sẻ",
     "thăm dò ý kiến",
+    "lịch công tác",
     "liên kết web",
 )
 
@@ -219,7 +220,11 @@ _WEEKDAY = r"(?:(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ nhật)\s*
 LINE_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"^(?:lượt xem|số lượt xem|lượt đọc|views?)\s*[:：]?\s*[\d.,]+$",
+        r"^(?:lượt xem|số lượt xem|số lần xem|lượt đọc|views?)\s*[:：]?\s*[\d.,]+$",
+        # The licence and ownership lines every portal's footer must print.
+        r"(?:^|\s)(?:cơ quan chủ quản|chịu trách nhiệm chính|chịu trách nhiệm nội dung)\s*[:：]",
+        r"^giấy phép(?: số)?\s*[:：]?\s*\d+/(?:gp|gp-[\wđ-]+)\b",
+        r"^(?:bản quyền thuộc|ghi rõ nguồn|xem tốt nhất|©|copyright\b)",
         r"^[\d.,]+\s+lượt (?:xem|đọc)$",
         rf"^{_COUNTERS}\b.*\d",
         rf"^{_BUTTONS}(?:\s*[|/·]?\s*{_BUTTONS})*$",
