@@ -22,6 +22,7 @@ from transforms.page import text_of
 # Fewer words than this, on a page whose headline and date do not both say "article", is a
 # stub, a teaser or a contact page.
 MIN_BODY_WORDS = 60
+MIN_BODY_CHARS = 350
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,21 @@ def not_article_evidence(tree: lxml.html.HtmlElement, url: str, meta: PageMeta, 
     if words == 0:
         return [*found, Evidence("no text", strong=True)]
     confirmed = meta.title_found and meta.title_agrees and meta.published is not None
-    if words < MIN_BODY_WORDS and not confirmed:
+    # Characters too, for scripts written without spaces (60 words of Vietnamese are about
+    # 330 characters).
+    chars = sum(len(line) for line in lines)
+    if words < MIN_BODY_WORDS and chars < MIN_BODY_CHARS and not confirmed:
         found.append(Evidence(f"{words} words"))
     title = meta.title or ""
     if title and _LISTING_TITLE_RE.match(title):
         found.append(Evidence(f"headline {title!r} names a listing"))
-    if title and _PAGE_TITLE_RE.match(title) and meta.published is None:
+    if title and _PAGE_TITLE_RE.match(title):
         found.append(Evidence(f"headline {title!r} names a page, not an article"))
-    if title and meta.title_found and len(title.split()) <= 8 and _is_menu_label(tree, title):
+    # Section names are short ("Kinh tế - Xã hội"); a longer dated headline that a menu
+    # also prints is a story the menu previews.
+    title_words = len(re.findall(r"\w+", title))
+    short_label = title_words <= 5 or (title_words <= 8 and meta.published is None)
+    if title and meta.title_found and short_label and _is_menu_label(tree, title):
         found.append(Evidence("headline is a menu label"))
     headline_links = {
         a.get("href")
