@@ -15,14 +15,7 @@ import trafilatura
 
 from kernel.registry import ExtractHints
 from transforms.furniture import is_furniture_line
-from transforms.metadata import (
-    AGENCY_BYLINES,
-    BYLINE_WITH_UNIT_RE,
-    NAME_RE,
-    PageMeta,
-    byline_with_unit,
-    read_attribution,
-)
+from transforms.metadata import PageMeta, byline_name, read_attribution
 from transforms.page import class_words, text_of
 from transforms.text import paragraphs
 
@@ -150,6 +143,26 @@ def unformat(line: str) -> str:
     return _BULLET_RE.sub("", line)
 
 
+# How far from the end a closing byline may sit with page scraps after it.
+_BYLINE_REACH = 8
+_MAX_SCRAP_WORDS = 25
+_CONTACT_RE = re.compile(r"^(?:địa chỉ|điện thoại|đt|fax|email|e-mail|hotline|website)\s*[:：]", re.IGNORECASE)
+
+
+def _cut_after_closing_byline(kept: list[str]) -> None:
+    """A byline or attribution near the end closes the article: the scraps after it (a
+    toolbar, a widget, the footer's address), none of them a paragraph, go."""
+    for index in range(len(kept) - 1, max(len(kept) - 1 - _BYLINE_REACH, 0), -1):
+        line = kept[index]
+        if read_attribution(line) is None and byline_name(line) is None:
+            if len(line.split()) > _MAX_SCRAP_WORDS and not _CONTACT_RE.match(line):
+                return
+            continue
+        if index < len(kept) - 1:
+            del kept[index + 1 :]
+        return
+
+
 def clean_body(lines: list[str], meta: PageMeta) -> list[str]:
     skip = {x for x in (meta.title, meta.kicker, meta.category) if x}
     kept: list[str] = []
@@ -161,6 +174,7 @@ def clean_body(lines: list[str], meta: PageMeta) -> list[str]:
         if kept and line == kept[-1]:
             continue  # a caption printed twice
         kept.append(line)
+    _cut_after_closing_byline(kept)
     # Attribution and byline lines at the end of the article.
     while kept:
         last = kept[-1]
@@ -171,9 +185,9 @@ def clean_body(lines: list[str], meta: PageMeta) -> list[str]:
             meta.source = meta.source or src
             kept.pop()
             continue
-        unit = BYLINE_WITH_UNIT_RE.match(last) or byline_with_unit(last)
-        if NAME_RE.match(last) or AGENCY_BYLINES.match(last) or unit:
-            meta.author = meta.author or (unit.group("name") if unit else last)
+        name = byline_name(last)
+        if name is not None:
+            meta.author = meta.author or name
             kept.pop()
             continue
         break
@@ -254,4 +268,22 @@ def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> 
         elif index in candidates and line not in result:
             result.append(line)
     result.extend(ours[position:])
-    return result
+    return _trim_unshared(result, set(plain), links)
+
+
+def _trim_unshared(lines: list[str], plain: set[str], links: set[str]) -> list[str]:
+    """Scraps only the cleaned page's extraction found, before the first line or after the
+    last line both extractions agree on (a sidebar's entries, a banner's name), go; the lead,
+    sub-headings and bylines stay (a byline is lifted into metadata later)."""
+    shared = [i for i, line in enumerate(lines) if line in plain]
+    if not shared:
+        return lines
+
+    def scrap(line: str) -> bool:
+        if line in plain or byline_name(line) or read_attribution(line) is not None:
+            return False
+        return line in links or (len(line.split()) < MIN_DROPPED_WORDS and not line.endswith((".", ":", "?", "!")))
+
+    head = [line for line in lines[: shared[0]] if not scrap(line)]
+    tail = [line for line in lines[shared[-1] + 1 :] if not scrap(line)]
+    return head + lines[shared[0] : shared[-1] + 1] + tail

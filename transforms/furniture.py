@@ -155,6 +155,15 @@ def _alternatives(*phrases: str) -> str:
 
 
 _BUTTONS = _alternatives(
+    "a+",
+    "a-",
+    "a",
+    "cỡ chữ",
+    "in trang",
+    "in bản tin",
+    "gửi cho bạn bè",
+    "gửi bạn bè",
+    "gửi cho bạn",
     "zalo",
     "facebook",
     "twitter",
@@ -239,7 +248,10 @@ LINE_PATTERNS = tuple(
         r"^(?:từ khóa|từ khoá|tags?)\s*[:：].*",
         rf"^{_BOX_LINES}\s*[:：]?$",
         rf"^{_DATE_LABELS}\s*[:：]?\s*{_DMY}.*$",
-        r"^trang chủ(?:\s*[>»/].*)?$",
+        r"^trang chủ(?:\s*[>»/|].*|\s+\S.{0,80})?$",
+        # An audio player ("Nghe bài viết 00:00 / 03:05") and attachment lines.
+        r"^\W*nghe bài viết\b",
+        r"^(?:tệp|file) đính kèm\s*[:：]",
         rf"^{_WEEKDAY}?(?:{_HOUR}\s*[|,-]?\s*)?{_DMY}(?:\s*[|,-]?\s*{_HOUR})?(?:\s*GMT\s*[+-]\s*\d+)?$",
     )
 )
@@ -281,6 +293,13 @@ def starts_with_box_heading(text: str) -> bool:
     return any(lowered.startswith(h) for h in BOX_HEADINGS)
 
 
+def is_menu_row(line: str) -> bool:
+    """A row of menu entries in capitals, "TRANG CHỦ | GIỚI THIỆU | TIN TỨC | LIÊN HỆ" (a
+    table of figures has digits or lower-case cells)."""
+    parts = [p.strip() for p in line.split("|")]
+    return len(parts) >= 3 and all(p and p.isupper() and len(p.split()) <= 4 for p in parts)
+
+
 def is_furniture_line(line: str) -> bool:
     bare = re.sub(r"\s+", " ", re.sub(r"[\[\]«»›‹]", " ", line)).strip()
-    return any(p.search(bare) for p in LINE_PATTERNS)
+    return is_menu_row(bare) or any(p.search(bare) for p in LINE_PATTERNS)

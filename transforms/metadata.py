@@ -19,7 +19,7 @@ from kernel.timestamps import parse_iso_date
 from transforms.dates import parse_vietnamese_date, plausible
 from transforms.furniture import is_furniture_line, starts_with_box_heading
 from transforms.headline import MIN_AGREEMENT, TITLE_STAMP_RE, find_headline
-from transforms.page import class_words, has_text, meta_content, short_text, text_of
+from transforms.page import class_words, first_text, has_text, meta_content, short_text, text_of
 from transforms.text import fold
 
 _VIEWS_RE = re.compile(r"(?:lượt xem|số lượt xem|lượt đọc)\s*[:：]?\s*([\d.,]+)|([\d.,]+)\s+lượt (?:xem|đọc)", re.I)
@@ -86,6 +86,9 @@ _CRUMB_SKIP = {
 
 def _is_crumb_label(text: str) -> bool:
     return bool(re.search(r"\w", text)) and text.lower() not in _CRUMB_SKIP and len(text) <= 60
+
+
+_BOX_TAGS = ("div", "table", "td", "section", "aside", "ul")
 
 
 _DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "posted", "ngay"}
@@ -259,23 +262,55 @@ def _read_end_byline(tree: lxml.html.HtmlElement, meta: PageMeta) -> None:
             continue
         if el.xpath('ancestor::*[contains(@class, "quote") or self::blockquote]'):
             continue
+        if any(starts_with_box_heading(first_text(box)) for box in el.iterancestors() if box.tag in _BOX_TAGS):
+            continue  # the source line of an exchange-rate or gold-price widget
         found = read_attribution(text)
+        name = byline_name(text)
         if found is not None:
             meta.author = meta.author or found[0]
             meta.source = meta.source or found[1]
-        elif len(text.split()) <= 8:
-            unit = BYLINE_WITH_UNIT_RE.match(text) or byline_with_unit(text)
-            meta.author = meta.author or (unit.group("name") if unit else text)
+        elif name is not None:
+            meta.author = meta.author or name
         else:
-            continue
+            continue  # right-aligned, but not a name ("Xem thêm »", a unit of measure)
         meta.used.append(el)
         return
 
 
+_BYLINE_PREFIX_RE = re.compile(
+    r"^(?:bài|tác giả|bài và ảnh|bài, ảnh|bài - ảnh|ảnh|tin|tin và ảnh|tin, ảnh|tin - ảnh)\s*[:：]\s*", re.IGNORECASE
+)
+# A name in capitals, as many papers print bylines: "QUANG TÂM", "THU HÀ".
+_CAPS_NAME_RE = re.compile(r"^[A-ZĐÀ-Ỹ]{2,}(?:\s+[A-ZĐÀ-Ỹ]{2,}){1,4}$")
+
+
+# A unit signing an article: "Phòng Thông tin - Truyền thông", "Ban Tuyên giáo Huyện ủy".
+_UNIT_BYLINE_RE = re.compile(
+    r"^(?:Phòng|Ban|Trung tâm|Sở|Văn phòng|Đài|Ủy ban|UBND|Hội|Đoàn|Công an|Bộ Chỉ huy|Nhóm)\s[^.\d:;!?]{2,60}$"
+)
+
+
+def byline_name(line: str) -> str | None:
+    """The journalist's name when a line is a byline: "Minh Anh", "Bài và ảnh: THU HÀ",
+    "Tin: Hoàng Minh Khôi", "Văn Tâm - Ban Tuyên giáo Huyện ủy", "Minh Thư (Đài Truyền thanh
+    huyện)", "PV"; else None."""
+    text = _BYLINE_PREFIX_RE.sub("", line.strip())
+    if len(text) > 100:
+        return None
+    unit = BYLINE_WITH_UNIT_RE.match(text) or byline_with_unit(text)
+    if unit:
+        return unit.group("name")
+    if NAME_RE.match(text) or AGENCY_BYLINES.match(text) or (_CAPS_NAME_RE.match(text) and text.isupper()):
+        return text
+    if _UNIT_BYLINE_RE.match(text) and len(text.split()) <= 8:
+        return text
+    return None
+
+
 def _clean_byline(text: str) -> str | None:
-    text = re.sub(r"^(?:bài|tác giả|bài và ảnh|ảnh)\s*[:：]\s*", "", text.strip(), flags=re.I)
+    text = _BYLINE_PREFIX_RE.sub("", text.strip())
     text = re.split(r"\s*[|•]\s*|\s{2,}|\s+-\s+", text)[0].strip()
-    if NAME_RE.match(text) or AGENCY_BYLINES.match(text):
+    if NAME_RE.match(text) or AGENCY_BYLINES.match(text) or (_CAPS_NAME_RE.match(text) and text.isupper()):
         return text
     return None
 
@@ -334,6 +369,11 @@ def read_attribution(line: str) -> tuple[str | None, str | None] | None:
     src = match.group("src")
     if who and not src and (_DOMAIN_RE.match(who) or _PUBLISHER_RE.match(who)):
         who, src = None, who
+    if who and re.search(r"\s[-–]\s", who):
+        # "Theo Ngọc Lan - Báo Ấp Bắc": the journalist, then the paper.
+        name, publisher = (part.strip() for part in re.split(r"\s[-–]\s", who, maxsplit=1))
+        if NAME_RE.match(name):
+            return name, src or publisher
     if who and not (NAME_RE.match(who) or AGENCY_BYLINES.match(who)):
         if src is None and not line.lower().startswith("nguồn"):
             return None
