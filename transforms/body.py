@@ -226,6 +226,8 @@ MISSED_SHARE = 0.25
 # A line found only by the untouched page's extraction, between two lines both found, is
 # taken for a paragraph the cleaned page's extraction dropped when it is this long.
 MIN_DROPPED_WORDS = 12
+# Fewer words than this from the cleaned page: the rules removed the article itself.
+NEARLY_NOTHING = 20
 
 
 def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> list[str]:
@@ -236,6 +238,11 @@ def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> 
     paragraphs between two lines both found."""
     if not plain:
         return ours
+    ours_words = sum(len(line.split()) for line in ours)
+    if ours_words < NEARLY_NOTHING:
+        # The rules left (almost) nothing: they removed the article itself. The untouched
+        # page's extraction stands, less its furniture lines.
+        return [line for line in plain if not is_furniture_line(line)] or ours
     kept = set(ours)
     candidates = {
         index
@@ -248,7 +255,6 @@ def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> 
     }
     if not candidates:
         return ours
-    ours_words = sum(len(line.split()) for line in ours)
     missed = sum(len(plain[i].split()) for i in candidates)
     if missed < MISSED_SHARE * ours_words:
         shared = [i for i, line in enumerate(plain) if line in kept]

@@ -227,7 +227,9 @@ def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractH
             remove(el)
     for el in tree.xpath(
         "//script | //style | //noscript | //iframe | //nav | //select | //button"
-        " | //input | //textarea | //footer | //header | //aside"
+        " | //input | //textarea | //footer | //aside"
+        # The page's header, not an article's own (HTML5 puts the headline and lead there).
+        " | //header[not(ancestor::article or ancestor::main)]"
     ):
         remove(el)
     _drop_trailing_boxes(tree, remove)
@@ -238,6 +240,8 @@ def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractH
             continue
         attrs = f"{el.get('class', '')} {el.get('id', '')}".strip()
         is_box = False
+        if el.tag == "blockquote":
+            continue  # a quoted post or tweet is the article's ("twitter-tweet")
         if attrs and is_furniture_container(attrs):
             is_box = True
         elif el.tag in ("div", "section", "ul", "table", "td", "form", "fieldset", "span", "p"):

@@ -260,8 +260,19 @@ LINE_PATTERNS = tuple(
 _TOKEN_RE = re.compile(r"[a-z]+")
 
 
+# Class tokens that name what a post is about, not what a box is: WordPress prints
+# "tag-nong-thon-moi category-tin-tuc" on the article itself.
+_TERM_TOKEN_RE = re.compile(r"(?:^|\s)(?:tag|category|categories|topic)-[\w-]+", re.IGNORECASE)
+# Words that, beside a furniture word, name a part of the article: "entry-header",
+# "article-tools" are the article's own header and toolbar row, "post-tags" its tags.
+_PART_WORDS = frozenset({"entry", "article", "post", "content", "detail", "story", "body", "main", "text", "editor"})
+# Furniture words that only mark a box when no part word qualifies them.
+_QUALIFIABLE = frozenset({"header", "widget", "tools", "toolbar"})
+
+
 def attribute_words(value: str) -> set[str]:
     """The words of a class/id value: "box-shareBar tin_lienquan" -> share, bar, tin, lienquan."""
+    value = _TERM_TOKEN_RE.sub(" ", value)
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", value)
     words = set(_TOKEN_RE.findall(spaced.lower()))
     # Joined forms too, for "tinlienquan", "most-read" -> "mostread".
@@ -285,7 +296,11 @@ def starts_with_ending_box_heading(text: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def is_furniture_container(class_id: str) -> bool:
     # Cached: a page repeats the same few class values on hundreds of elements.
-    return bool(attribute_words(class_id) & CONTAINER_WORDS)
+    words = attribute_words(class_id)
+    found = words & CONTAINER_WORDS
+    if found and found <= _QUALIFIABLE and words & _PART_WORDS:
+        return False  # "entry-header", "elementor-widget-text-editor" hold the article
+    return bool(found)
 
 
 def starts_with_box_heading(text: str) -> bool:

@@ -3,8 +3,7 @@ organisation page.
 
 The decision weighs evidence, each piece with a strength. The registry's ``article_urls``
 are a strong prior: a page the portal's URL patterns call an article is rejected only on
-strong evidence (a home page, no text at all, a page that is plainly a list of links to
-other articles). Without that prior (a page of a portal nobody configured) any evidence
+strong evidence (no text at all, a page that is plainly a list of links to other articles). Without that prior (a page of a portal nobody configured) any evidence
 rejects it. Every piece of evidence is a sentence for the quarantine's reason.
 """
 
@@ -44,8 +43,9 @@ def looks_like_contact_page(lines: list[str]) -> bool:
 
 
 _LISTING_TITLE_RE = re.compile(
-    r"^(?:chuyên mục|danh mục|lưu trữ|thẻ|tag|tags|từ khóa|từ khoá|kết quả tìm kiếm|tìm kiếm|trang chủ"
-    r"|tin tức\s*$|danh sách)\b",
+    r"^(?:chuyên mục|danh mục|lưu trữ|từ khóa|từ khoá|kết quả tìm kiếm|tìm kiếm|trang chủ|danh sách)\b"
+    # "Tag des ..." is a German headline: a tag page says "Tag: x" or "Tags".
+    r"|^(?:thẻ|tag|tags)\s*(?:[:：]|$)|^tin tức\s*$",
     re.IGNORECASE,
 )
 # Whole headlines that name a kind of page, not an article.
@@ -88,7 +88,7 @@ def not_article_evidence(tree: lxml.html.HtmlElement, url: str, meta: PageMeta, 
     found: list[Evidence] = []
     parts = urlsplit(url)
     if parts.path in ("", "/") and not parts.query:
-        found.append(Evidence("the portal's home page", strong=True))
+        found.append(Evidence("the portal's home page"))
     words = sum(len(line.split()) for line in lines)
     if words == 0:
         return [*found, Evidence("no text", strong=True)]
