@@ -107,7 +107,12 @@ def head_titles(tree: lxml.html.HtmlElement) -> HeadTitles:
     # Best first: the candidate most of the head's titles hold (the headline without the
     # site name that only some of them append), then the longer.
     texts = [t.casefold() for t in raw if t]
-    headlines.sort(key=lambda h: (sum(h.casefold() in t for t in texts), len(h)), reverse=True)
+
+    def rank(h: str) -> tuple[int, bool, int]:
+        holds_site = any(part.strip().casefold() in sites for part in _SEPARATOR_RE.split(h))
+        return sum(h.casefold() in t for t in texts), not holds_site, len(h)
+
+    headlines.sort(key=rank, reverse=True)
     return HeadTitles(tuple(headlines), frozenset(sites))
 
 

@@ -367,6 +367,8 @@ def read_attribution(line: str) -> tuple[str | None, str | None] | None:
         return None
     who = (match.group("who") or "").strip(" .,-") or None
     src = match.group("src")
+    if who and len(who.split()) > 12:
+        return None  # "Theo báo cáo, tổng sản phẩm ... tăng 7,2%": a sentence, not a source
     if who and not src and (_DOMAIN_RE.match(who) or _PUBLISHER_RE.match(who)):
         who, src = None, who
     if who and re.search(r"\s[-–]\s", who):

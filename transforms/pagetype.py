@@ -3,8 +3,9 @@ organisation page.
 
 The decision weighs evidence, each piece with a strength. The registry's ``article_urls``
 are a strong prior: a page the portal's URL patterns call an article is rejected only on
-strong evidence (no text at all, a page that is plainly a list of links to other articles). Without that prior (a page of a portal nobody configured) any evidence
-rejects it. Every piece of evidence is a sentence for the quarantine's reason.
+strong evidence (no text at all, a page that is plainly a list of links to other
+articles). Without that prior (a page of a portal nobody configured) any evidence rejects
+it. Every piece of evidence is a sentence for the quarantine's reason.
 """
 
 from __future__ import annotations
