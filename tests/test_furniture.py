@@ -22,7 +22,6 @@ def test_containers_by_class_words(value: str) -> None:
     "value",
     [
         "post-1 type-post tag-chia-se category-tin-tuc",  # WordPress term classes on the article itself
-        "entry-header",  # the article's own header
         "elementor-widget elementor-widget-text-editor",  # a page builder's text block
         "content-detail",
     ],
