@@ -35,6 +35,9 @@ def main_text(tree: lxml.html.HtmlElement, url: str, hints: ExtractHints | None)
     text = trafilatura.extract(
         tree,
         url=url,
+        # Default changed: fast, no fallback extractors (readability, jusText) here, since the
+        # vote with the untouched page's extraction is the fallback.
+        fast=True,
         include_comments=False,
         include_tables=True,
         favor_precision=False,
