@@ -247,10 +247,13 @@ def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> 
         # page's extraction stands, less its furniture lines.
         return [line for line in plain if not is_furniture_line(line)] or ours
     kept = set(ours)
+    ours_text = " ".join(" ".join(line.split()) for line in ours)
     candidates = {
         index
         for index, line in enumerate(plain)
         if line not in kept
+        # Not the cleaned page's own lines joined differently (a <br>-broken paragraph).
+        and " ".join(line.split()) not in ours_text
         and len(line.split()) >= 4
         and line not in links
         and not is_furniture_line(line)

@@ -1,14 +1,16 @@
-"""Raw page -> :class:`Article`: metadata from the page, furniture out, trafilatura for the
-main text, our line rules after it.
+"""Raw page -> :class:`Article` or :class:`Rejection`: metadata from the page, furniture
+out, a vote of two main-text extractions, our line rules after it, then the page type.
 
 The order matters, and each step is its own module:
 
-1. :mod:`transforms.metadata` reads headline, kicker, section, date, view counter and byline
-   from the untouched page (the elements that carry them are furniture themselves);
-2. :mod:`transforms.cleanup` normalises the layout and removes the furniture;
-3. :mod:`transforms.body` has trafilatura find the main text, repairs what it dropped, and
-   cleans the lines;
-4. :mod:`transforms.pagetype` says whether the page was an article at all.
+1. :mod:`transforms.metadata` (with :mod:`transforms.headline`) reads headline, kicker,
+   section, date, view counter and byline from the untouched page (the elements that carry
+   them are furniture themselves);
+2. :mod:`transforms.cleanup` normalises the layout of a copy and removes the furniture;
+3. :mod:`transforms.body` has trafilatura find the main text of the cleaned copy, repairs
+   what it dropped, lets trafilatura on the untouched page vote on it, and cleans the lines;
+4. :mod:`transforms.pagetype` weighs the evidence that the page is not an article at all,
+   against the URL prior (``expect_article``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def extract_page(
 
     ``site`` is the portal's slug where known (``None`` for a portal with no config: the
     rules are general and need none); ``hints`` are the portal's optional extraction hints
-    from its site config; ``charset`` is the one the server declared in ``Content-Type``.
+    from its site config; ``charset`` is the one the server declared in ``Content-Type``;
+    ``expect_article`` is True when the portal's ``article_urls`` call the URL an article:
+    the page is then rejected only on strong evidence.
     """
     tree = parse_page(html, charset)
     if tree is None:

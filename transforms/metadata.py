@@ -271,6 +271,8 @@ def _read_end_byline(tree: lxml.html.HtmlElement, meta: PageMeta) -> None:
             continue
         if any(starts_with_box_heading(first_text(box)) for box in el.iterancestors() if box.tag in _BOX_TAGS):
             continue  # the source line of an exchange-rate or gold-price widget
+        if el.xpath("ancestor::table[1][count(.//tr[count(td) >= 2]) >= 2]"):
+            continue  # a line of a table of figures ("Nguồn: Vietcombank" under the rates)
         found = read_attribution(text)
         name = byline_name(text)
         if found is not None:
