@@ -315,7 +315,9 @@ def evidence(text: str, *, limit: int = 3_000) -> Evidence:
         for encoding, outcome in zip(ENCODINGS, outcomes, strict=True):
             if outcome is None:
                 continue
-            if outcome and not as_is:
+            # A lone sign is no evidence: "£" and "×" in an English page read as TCVN3's "Ê"
+            # and "Ô", one-letter syllables; a legacy word counts from two characters on.
+            if outcome and not as_is and len(word) > 1:
                 found.legacy[encoding] += 1
                 if encoding not in found.first:
                     found.first[encoding] = match.span()

@@ -163,6 +163,8 @@ NEITHER = [
     "El año pasado la información llegó más tarde: según él, también está aquí, en la región de Castilla y León.",
     "A naïve café owner in Zürich served crème brûlée and piña colada to the façade's résumé writers.",
     "Não há informação sobre a eleição: a população está à espera de ações do governo português.",
+    # Signs alone read as one-letter TCVN3 syllables ("£" as "Ê", "×" as "Ô"): no evidence.
+    "The fee was £71.6 million, then £38 million and £11.99 a year; the 3 × 4 grid was a cliché.",
 ]
 
 

@@ -8,6 +8,8 @@ lists of other articles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lxml.html
 
 from kernel.registry import ExtractHints
@@ -17,7 +19,7 @@ from transforms.furniture import (
     starts_with_ending_box_heading,
 )
 from transforms.metadata import PageMeta
-from transforms.page import class_words, content_mass, drop, first_text, has_prose, text_of
+from transforms.page import class_words, content_mass, drop, first_text, has_prose, has_text, short_text, text_of
 from transforms.text import fold
 
 
@@ -161,7 +163,15 @@ def _split_loose_text(box: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]
 
 def _paragraphise(tree: lxml.html.HtmlElement) -> None:
     """Loose text in a block (text between ``<br>``s or after a table, as old CMSs print
-    paragraphs) becomes ``<p>``s, so it is prose and not the tail of something else."""
+    paragraphs) becomes ``<p>``s, so it is prose and not the tail of something else. A
+    ``<font>`` or ``<span>`` that holds paragraphs between ``<br>``s (2000s table-built sites
+    wrap a whole article in one) is a block."""
+    for inline in list(tree.iter("font", "span")):
+        if (
+            any(c.tag == "br" for c in inline)
+            and len((inline.text or "").strip()) + sum(len((c.tail or "").strip()) for c in inline) >= 80
+        ):
+            inline.tag = "div"
     for box in list(tree.iter("div", "td")):
         loose = bool(box.text and box.text.strip()) or any(c.tail and c.tail.strip() for c in box)
         if loose and any(isinstance(c.tag, str) and c.tag not in _INLINE_TAGS for c in box):
@@ -191,37 +201,47 @@ def _normalise_blocks(tree: lxml.html.HtmlElement) -> None:
     for heading in list(tree.iter("h2", "h3", "h4", "h5", "h6")):
         if len(text_of(heading)) > 120:  # a "heading" that long is the lead (sapo), not a title
             heading.tag = "p"
+    holds_blocks: set[lxml.html.HtmlElement] = set()
+    for el in tree.iter(*_BLOCK_TAGS):
+        for ancestor in el.iterancestors():
+            if ancestor in holds_blocks:
+                break
+            holds_blocks.add(ancestor)
     for el in list(tree.iter("figcaption", "div")):
-        if el.tag == "figcaption" or (
-            not any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el.iterdescendants())
-            and len(text_of(el)) >= 20
-        ):
+        if el.tag == "figcaption" or (el not in holds_blocks and len(text_of(el)) >= 20):
             el.tag = "p"
 
 
 def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractHints | None) -> None:
+    """Normalise the layout and remove the furniture: page chrome, boxes and the elements
+    the metadata was read from."""
+    remove = drop
     for el in meta.used:
-        drop(el)
+        remove(el)
     _unwrap_figure_tables(tree)
     _unwrap_layout_tables(tree)
     _paragraphise(tree)
     _normalise_blocks(tree)
     for xpath in hints.drop_xpaths if hints else ():
         for el in tree.xpath(xpath):
-            drop(el)
+            remove(el)
     for el in tree.xpath(
         "//script | //style | //noscript | //iframe | //nav | //select | //button"
-        " | //input | //textarea | //footer | //header | //aside"
+        " | //input | //textarea | //footer | //aside"
+        # The page's header, not an article's own (HTML5 puts the headline and lead there).
+        " | //header[not(ancestor::article or ancestor::main)]"
     ):
-        drop(el)
-    _drop_trailing_boxes(tree)
-    _drop_titled_boxes(tree)
+        remove(el)
+    _drop_trailing_boxes(tree, remove)
+    _drop_titled_boxes(tree, remove)
     total = max(content_mass(tree), 1)
     for el in list(tree.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
             continue
         attrs = f"{el.get('class', '')} {el.get('id', '')}".strip()
         is_box = False
+        if el.tag == "blockquote":
+            continue  # a quoted post or tweet is the article's ("twitter-tweet")
         if attrs and is_furniture_container(attrs):
             is_box = True
         elif el.tag in ("div", "section", "ul", "table", "td", "form", "fieldset", "span", "p"):
@@ -230,15 +250,15 @@ def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractH
         elif el.tag == "form":
             is_box = True
         if is_box and content_mass(el) < 0.3 * total:
-            drop(el)
+            remove(el)
 
 
 def _is_box_title(el: lxml.html.HtmlElement) -> bool:
-    text = text_of(el)
-    return 0 < len(text) <= 40 and starts_with_ending_box_heading(text)
+    text = short_text(el, 40)
+    return bool(text) and starts_with_ending_box_heading(text or "")
 
 
-def _drop_trailing_boxes(tree: lxml.html.HtmlElement) -> None:
+def _drop_trailing_boxes(tree: lxml.html.HtmlElement, remove: Callable[[lxml.html.HtmlElement], None]) -> None:
     """A box title printed on its own ("Tin đọc nhiều", "Các bài mới đăng") ends the
     article: it goes, and so do the siblings after it up to the next real prose."""
     for title in [
@@ -247,12 +267,12 @@ def _drop_trailing_boxes(tree: lxml.html.HtmlElement) -> None:
         if title.getparent() is None:
             continue
         sibling = title.getnext()
-        drop(title)
+        remove(title)
         while sibling is not None:
             following = sibling.getnext()
             if isinstance(sibling.tag, str) and has_prose(sibling):
                 break
-            drop(sibling)
+            remove(sibling)
             sibling = following
 
 
@@ -262,8 +282,8 @@ _TITLE_CLASS_WORDS = ("title", "header", "heading", "tieude", "caption")
 def _box_title_child(el: lxml.html.HtmlElement) -> bool:
     """The element opens with a short title of its own: a heading, or a child whose class
     says title (portlets, web parts, widget boxes)."""
-    first = next((c for c in el if isinstance(c.tag, str) and text_of(c)), None)
-    if first is None or len(text_of(first)) > 40 or first.tag == "h1":
+    first = next((c for c in el if isinstance(c.tag, str) and has_text(c)), None)
+    if first is None or first.tag == "h1" or short_text(first, 40) is None:
         return False
     if first.tag in ("h2", "h3", "h4", "h5", "h6"):
         return True
@@ -271,7 +291,7 @@ def _box_title_child(el: lxml.html.HtmlElement) -> bool:
     return any(w in words for w in _TITLE_CLASS_WORDS)
 
 
-def _drop_titled_boxes(tree: lxml.html.HtmlElement) -> None:
+def _drop_titled_boxes(tree: lxml.html.HtmlElement, remove: Callable[[lxml.html.HtmlElement], None]) -> None:
     """Boxes with a title of their own and only short items in them (a portlet of new
     documents, a work calendar, a link list) are not the article."""
     total = max(len(text_of(tree)), 1)
@@ -280,4 +300,4 @@ def _drop_titled_boxes(tree: lxml.html.HtmlElement) -> None:
             continue
         size = len(text_of(el))
         if size < 0.3 * total and size < 2000 and not has_prose(el):
-            drop(el)
+            remove(el)

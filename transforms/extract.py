@@ -1,14 +1,16 @@
-"""Raw page -> :class:`Article`: metadata from the page, furniture out, trafilatura for the
-main text, our line rules after it.
+"""Raw page -> :class:`Article` or :class:`Rejection`: metadata from the page, furniture
+out, a vote of two main-text extractions, our line rules after it, then the page type.
 
 The order matters, and each step is its own module:
 
-1. :mod:`transforms.metadata` reads headline, kicker, section, date, view counter and byline
-   from the untouched page (the elements that carry them are furniture themselves);
-2. :mod:`transforms.cleanup` normalises the layout and removes the furniture;
-3. :mod:`transforms.body` has trafilatura find the main text, repairs what it dropped, and
-   cleans the lines;
-4. :mod:`transforms.pagetype` says whether the page was an article at all.
+1. :mod:`transforms.metadata` (with :mod:`transforms.headline`) reads headline, kicker,
+   section, date, view counter and byline from the untouched page (the elements that carry
+   them are furniture themselves);
+2. :mod:`transforms.cleanup` normalises the layout of a copy and removes the furniture;
+3. :mod:`transforms.body` has trafilatura find the main text of the cleaned copy, repairs
+   what it dropped, lets trafilatura on the untouched page vote on it, and cleans the lines;
+4. :mod:`transforms.pagetype` weighs the evidence that the page is not an article at all,
+   against the URL prior (``expect_article``).
 """
 
 from __future__ import annotations
@@ -17,16 +19,13 @@ import copy
 
 from kernel.article import Article, Rejection
 from kernel.registry import ExtractHints
-from transforms.body import clean_body, main_text, restore_dropped, with_lead
+from transforms.body import clean_body, main_text, plain_text, restore_dropped, vote, with_lead
 from transforms.cleanup import strip_furniture
 from transforms.legacy import typed_in
 from transforms.metadata import PageMeta, read_metadata
-from transforms.page import parse_page
-from transforms.pagetype import listing_evidence, looks_like_contact_page
+from transforms.page import parse_page, text_of
+from transforms.pagetype import Evidence, decide, not_article_evidence
 from transforms.text import legacy_encoding
-
-# Fewer words than this is a stub, a listing teaser or a contact page, not an article.
-MIN_BODY_WORDS = 60
 
 
 def extract_article(
@@ -36,10 +35,11 @@ def extract_article(
     *,
     hints: ExtractHints | None = None,
     charset: str | None = None,
+    expect_article: bool = False,
 ) -> Article | None:
     """The article on a page, or None when the page is not an article (see
     :func:`extract_page` for why)."""
-    found = extract_page(html, url, site, hints=hints, charset=charset)
+    found = extract_page(html, url, site, hints=hints, charset=charset, expect_article=expect_article)
     return found if isinstance(found, Article) else None
 
 
@@ -57,36 +57,34 @@ def extract_page(
     ``site`` is the portal's slug where known (``None`` for a portal with no config: the
     rules are general and need none); ``hints`` are the portal's optional extraction hints
     from its site config; ``charset`` is the one the server declared in ``Content-Type``;
-    ``expect_article`` says the portal's ``article_urls`` call the page an article (the
-    pipeline passes True for every page it extracts).
+    ``expect_article`` is True when the portal's ``article_urls`` call the URL an article:
+    the page is then rejected only on strong evidence.
     """
-    del expect_article  # the URL prior: the page-type rules do not weigh it yet
     tree = parse_page(html, charset)
     if tree is None:
         return Rejection("not_html: empty or unparseable page")
     meta = read_metadata(tree)
-    if not meta.title:
-        return Rejection("not_article: no headline")
     work = copy.deepcopy(tree)
     # The metadata elements were found in ``tree``; find them again in the copy by path.
     paths = [tree.getroottree().getpath(el) for el in meta.used]
     work_meta = PageMeta(used=[found[0] for found in (work.xpath(p) for p in paths) if found])
     strip_furniture(work, work_meta, hints)
-    lines = clean_body(restore_dropped(work, with_lead(work, main_text(work, url, hints))), meta)
+    lines = restore_dropped(work, with_lead(work, main_text(work, url, hints)))
+    if not (hints and hints.body_xpaths):
+        links = {text_of(a) for a in tree.iter("a")}
+        kept_text = " ".join(work.text_content().split())
+        lines = vote(lines, plain_text(tree, url), kept_text, links)
+    lines = clean_body(lines, meta)
     body = "\n".join(lines)
-    words = len(body.split())
-    if words < MIN_BODY_WORDS:
-        return Rejection(f"not_article: {words} words")
-    listing = listing_evidence(tree, url, meta, lines)
-    if listing is not None:
-        return Rejection(f"not_article: {listing}")
-    if meta.published is None and not meta.title_found:
-        return Rejection("not_article: no date and no headline element")
-    if meta.published is None and looks_like_contact_page(lines):
-        return Rejection("not_article: a contact page (addresses and phone numbers)")
+    evidence = not_article_evidence(tree, url, meta, lines)
+    if not meta.title:
+        evidence.append(Evidence("no headline"))
+    rejected = decide(evidence, expect_article=expect_article)
+    if rejected is not None:
+        return Rejection(f"not_article: {rejected.reason}")
     return Article(
         url=url,
-        title=meta.title,
+        title=meta.title or "",
         body=body,
         published_at=meta.published,
         author=meta.author,
@@ -95,5 +93,5 @@ def extract_page(
         kicker=meta.kicker,
         view_count=meta.view_count,
         # What the page was typed in, decoded or not (text left undecoded is marked too).
-        legacy_encoding=typed_in(tree) or legacy_encoding(meta.title + "\n" + body),
+        legacy_encoding=typed_in(tree) or legacy_encoding((meta.title or "") + "\n" + body),
     )

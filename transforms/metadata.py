@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,14 +19,9 @@ import lxml.html
 from kernel.timestamps import parse_iso_date
 from transforms.dates import parse_vietnamese_date, plausible
 from transforms.furniture import is_furniture_line, starts_with_box_heading
-from transforms.page import class_words, meta_content, text_of
+from transforms.headline import MIN_AGREEMENT, TITLE_STAMP_RE, find_headline
+from transforms.page import class_words, first_text, has_text, meta_content, short_text, text_of
 from transforms.text import fold
-
-_TITLE_STAMP_RE = re.compile(
-    r"\s*[(\[]\s*(\d{1,2}[:h]\d{2}\s*[,|-]?\s*\d{1,2}/\d{1,2}/\d{4}|\d{1,2}/\d{1,2}/\d{4}"
-    r"(?:\s*[,|-]?\s*\d{1,2}[:h]\d{2})?)\s*[)\]]\s*$"
-)
-
 
 _VIEWS_RE = re.compile(r"(?:lượt xem|số lượt xem|lượt đọc)\s*[:：]?\s*([\d.,]+)|([\d.,]+)\s+lượt (?:xem|đọc)", re.I)
 
@@ -69,10 +65,16 @@ _KICKER_WORDS = {"kicker", "supertitle", "subtitle", "series", "chuyende", "tieu
 _CATEGORY_WORDS = {"cate", "category", "cat", "chuyenmuc", "section", "catname"}
 
 
-_BYLINE_XPATH = " | ".join(
-    f'//*[contains(translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"), "{word}")]'
-    for word in ("author", "byline", "tacgia", "tac-gia", "tac_gia")
-)
+_BYLINE_CLASS_WORDS = ("author", "byline", "tacgia", "tac-gia", "tac_gia")
+
+
+def _byline_elements(tree: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
+    """Elements whose class names an author or byline, in document order (one pass; an
+    XPath of five case-folding tests reads every element five times)."""
+    for el in tree.iter():
+        value = el.get("class") if isinstance(el.tag, str) else None
+        if value and any(word in value.lower() for word in _BYLINE_CLASS_WORDS):
+            yield el
 
 
 _CRUMB_SKIP = {
@@ -93,6 +95,9 @@ def _is_crumb_label(text: str) -> bool:
     return bool(re.search(r"\w", text)) and text.lower() not in _CRUMB_SKIP and len(text) <= 60
 
 
+_BOX_TAGS = ("div", "table", "td", "section", "aside", "ul")
+
+
 _DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "posted", "ngay"}
 
 
@@ -100,6 +105,7 @@ _DATE_WORDS = {"date", "time", "datetime", "ngaydang", "publish", "published", "
 class PageMeta:
     title: str | None = None
     title_found: bool = False  # a headline element, not only <title>
+    title_agrees: bool = False  # ... whose words agree with the head's title, og:title or JSON-LD
     kicker: str | None = None
     category: str | None = None
     published: datetime | None = None
@@ -128,44 +134,6 @@ def _jsonld_dates(tree: lxml.html.HtmlElement) -> list[str]:
     return found
 
 
-def _pick_title_element(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
-    page_title = fold(" ".join(tree.xpath("//title//text()"))).lower()
-    og_title = (meta_content(tree, "og:title") or "").lower()
-    headings = [h for h in tree.xpath("//h1 | //h2") if len(text_of(h).split()) >= 4]
-    for heading in headings:
-        text = _TITLE_STAMP_RE.sub("", text_of(heading)).lower()
-        if text and (text in page_title or text in og_title or page_title.startswith(text[:40])):
-            return heading
-    h1s = [h for h in headings if h.tag == "h1"]
-    if h1s:
-        return h1s[0]
-    return _element_with_title_text(tree, page_title, og_title)
-
-
-def _element_with_title_text(
-    tree: lxml.html.HtmlElement, page_title: str, og_title: str
-) -> lxml.html.HtmlElement | None:
-    """The outermost element in the body whose whole text is the headline that ``<title>`` or
-    ``og:title`` gives (table-layout sites print the headline in a ``<td>`` or ``<font>``)."""
-    separator = r"\s+[-|–]\s+"
-    candidates = [og_title, page_title, re.split(separator, page_title)[0]]
-    parts = re.split(separator, page_title)
-    if len(parts) > 1:
-        candidates += [" - ".join(parts[:-1]), " - ".join(parts[1:])]
-    site_name = (meta_content(tree, "og:site_name") or "").lower()
-    for wanted in (c for c in candidates if len(c.split()) >= 4 and c != site_name):
-        for el in tree.iter("td", "div", "p", "span", "b", "strong", "font", "h2", "h3"):
-            if _TITLE_STAMP_RE.sub("", text_of(el)).lower() != wanted:
-                continue
-            if el.xpath(
-                'ancestor-or-self::*[self::header or contains(@class, "logo") or contains(@class, "banner")'
-                ' or contains(@id, "header") or contains(@class, "header")]'
-            ):
-                continue
-            return el
-    return None
-
-
 def _elements_before(el: lxml.html.HtmlElement, limit: int = 3) -> list[lxml.html.HtmlElement]:
     """Up to ``limit`` non-empty elements printed just before ``el`` (siblings, then the
     parent's siblings)."""
@@ -174,7 +142,7 @@ def _elements_before(el: lxml.html.HtmlElement, limit: int = 3) -> list[lxml.htm
     while node is not None and len(found) < limit:
         prev = node.getprevious()
         while prev is not None and len(found) < limit:
-            if isinstance(prev.tag, str) and prev.tag not in ("script", "style") and text_of(prev):
+            if isinstance(prev.tag, str) and prev.tag not in ("script", "style") and has_text(prev):
                 found.append(prev)
                 break
             prev = prev.getprevious()
@@ -203,11 +171,10 @@ def _following_small(el: lxml.html.HtmlElement, limit: int = 60) -> list[lxml.ht
     """Short elements printed after ``el`` in document order (where date lines, counters
     and bylines sit), innermost first."""
     found = []
-    for nxt in el.xpath("following::*")[:limit]:
+    for nxt in el.xpath(f"following::*[position() <= {limit}]"):
         if not isinstance(nxt.tag, str) or nxt.tag in ("script", "style"):
             continue
-        text = text_of(nxt)
-        if text and len(text) <= 150:
+        if short_text(nxt, 150):
             found.append(nxt)
     return found
 
@@ -272,15 +239,16 @@ def _read_date_views_byline(
     if meta.author is None:
         _read_end_byline(tree, meta)
     if meta.author is None:
-        for el in tree.xpath(_BYLINE_XPATH):
-            name = _clean_byline(text_of(el)) if len(text_of(el)) < 80 else None
+        for el in _byline_elements(tree):
+            short = short_text(el, 79)
+            name = _clean_byline(short) if short else None
             if name:
                 meta.author = name
                 meta.used.append(el)
                 break
     if meta.view_count is None:
         for el in tree.xpath('//*[contains(@class,"view") or contains(@class,"luotxem")]'):
-            views = _VIEWS_RE.search(text_of(el))
+            views = _VIEWS_RE.search(short_text(el, 300) or "")
             if views:
                 digits = re.sub(r"[.,]", "", views.group(1) or views.group(2))
                 meta.view_count = int(digits) if digits.isdigit() else None
@@ -294,47 +262,82 @@ def _read_end_byline(tree: lxml.html.HtmlElement, meta: PageMeta) -> None:
         ' or @align="right"]'
     )
     for el in reversed(candidates):
-        text = text_of(el)
-        if not text or len(text) > 80 or text.endswith((".", ":")) or is_furniture_line(text):
+        text = short_text(el, 80)
+        if not text or text.endswith((".", ":")) or is_furniture_line(text):
             continue
         if starts_with_box_heading(text) or re.search(r"\d{1,2}/\d{1,2}/\d{4}|[\[\]|]", text):
             continue
         if el.xpath('ancestor::*[contains(@class, "quote") or self::blockquote]'):
             continue
+        if any(starts_with_box_heading(first_text(box)) for box in el.iterancestors() if box.tag in _BOX_TAGS):
+            continue  # the source line of an exchange-rate or gold-price widget
+        if el.xpath("ancestor::table[1][count(.//tr[count(td) >= 2]) >= 2]"):
+            continue  # a line of a table of figures ("Nguồn: Vietcombank" under the rates)
         found = read_attribution(text)
+        name = byline_name(text)
         if found is not None:
             meta.author = meta.author or found[0]
             meta.source = meta.source or found[1]
-        elif len(text.split()) <= 8:
-            unit = BYLINE_WITH_UNIT_RE.match(text) or byline_with_unit(text)
-            meta.author = meta.author or (unit.group("name") if unit else text)
+        elif name is not None:
+            meta.author = meta.author or name
         else:
-            continue
+            continue  # right-aligned, but not a name ("Xem thêm »", a unit of measure)
         meta.used.append(el)
         return
 
 
+_BYLINE_PREFIX_RE = re.compile(
+    r"^(?:bài|tác giả|bài và ảnh|bài, ảnh|bài - ảnh|ảnh|tin|tin và ảnh|tin, ảnh|tin - ảnh)\s*[:：]\s*", re.IGNORECASE
+)
+# A name in capitals, as many papers print bylines: "QUANG TÂM", "THU HÀ".
+_CAPS_NAME_RE = re.compile(r"^[A-ZĐÀ-Ỹ]{2,}(?:\s+[A-ZĐÀ-Ỹ]{2,}){1,4}$")
+
+
+# A unit signing an article: "Phòng Thông tin - Truyền thông", "Ban Tuyên giáo Huyện ủy".
+_UNIT_BYLINE_RE = re.compile(
+    r"^(?:Phòng|Ban|Trung tâm|Sở|Văn phòng|Đài|Ủy ban|UBND|Hội|Đoàn|Công an|Bộ Chỉ huy|Nhóm)\s[^.\d:;!?]{2,60}$"
+)
+
+
+def byline_name(line: str) -> str | None:
+    """The journalist's name when a line is a byline: "Minh Anh", "Bài và ảnh: THU HÀ",
+    "Tin: Hoàng Minh Khôi", "Văn Tâm - Ban Tuyên giáo Huyện ủy", "Minh Thư (Đài Truyền thanh
+    huyện)", "PV"; else None."""
+    text = _BYLINE_PREFIX_RE.sub("", line.strip())
+    if len(text) > 100:
+        return None
+    unit = BYLINE_WITH_UNIT_RE.match(text) or byline_with_unit(text)
+    if unit:
+        return unit.group("name")
+    if NAME_RE.match(text) or AGENCY_BYLINES.match(text) or (_CAPS_NAME_RE.match(text) and text.isupper()):
+        return text
+    if _UNIT_BYLINE_RE.match(text) and len(text.split()) <= 8:
+        return text
+    return None
+
+
 def _clean_byline(text: str) -> str | None:
-    text = re.sub(r"^(?:bài|tác giả|bài và ảnh|ảnh)\s*[:：]\s*", "", text.strip(), flags=re.I)
+    text = _BYLINE_PREFIX_RE.sub("", text.strip())
     text = re.split(r"\s*[|•]\s*|\s{2,}|\s+-\s+", text)[0].strip()
-    if NAME_RE.match(text) or AGENCY_BYLINES.match(text):
+    if NAME_RE.match(text) or AGENCY_BYLINES.match(text) or (_CAPS_NAME_RE.match(text) and text.isupper()):
         return text
     return None
 
 
 def read_metadata(tree: lxml.html.HtmlElement) -> PageMeta:
     meta = PageMeta()
-    title_el = _pick_title_element(tree)
-    if title_el is not None:
-        raw_title = text_of(title_el)
+    headline, _ = find_headline(tree)
+    # A "headline" that names the site (a listing's or contact page's head) has no date,
+    # kicker or byline of its own: the dates printed near it are other articles'.
+    title_el = headline.element if headline and not headline.names_site else None
+    raw_title = text_of(headline.element) if headline and headline.element is not None else ""
+    raw_title = raw_title or (headline.text if headline else "")
+    if headline is not None and title_el is not None:
         meta.title_found = True
+        meta.title_agrees = headline.agreement >= MIN_AGREEMENT
         meta.used.append(title_el)
         _read_kicker_and_category(title_el, meta)
-    else:
-        raw_title = meta_content(tree, "og:title") or fold(" ".join(tree.xpath("//title//text()")))
-    if raw_title and raw_title.isupper():
-        meta.title_found = False  # a site name in capitals, not a headline
-    stamp = _TITLE_STAMP_RE.search(raw_title or "")
+    stamp = TITLE_STAMP_RE.search(raw_title or "")
     if stamp:
         meta.published = plausible(parse_vietnamese_date(stamp.group(1)))
         raw_title = raw_title[: stamp.start()]
@@ -373,8 +376,15 @@ def read_attribution(line: str) -> tuple[str | None, str | None] | None:
         return None
     who = (match.group("who") or "").strip(" .,-") or None
     src = match.group("src")
+    if who and len(who.split()) > 12:
+        return None  # "Theo báo cáo, tổng sản phẩm ... tăng 7,2%": a sentence, not a source
     if who and not src and (_DOMAIN_RE.match(who) or _PUBLISHER_RE.match(who)):
         who, src = None, who
+    if who and re.search(r"\s[-–]\s", who):
+        # "Theo Ngọc Lan - Báo Ấp Bắc": the journalist, then the paper.
+        name, publisher = (part.strip() for part in re.split(r"\s[-–]\s", who, maxsplit=1))
+        if NAME_RE.match(name):
+            return name, src or publisher
     if who and not (NAME_RE.match(who) or AGENCY_BYLINES.match(who)):
         if src is None and not line.lower().startswith("nguồn"):
             return None

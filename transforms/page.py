@@ -17,8 +17,32 @@ def class_words(el: lxml.html.HtmlElement) -> set[str]:
     return set(re.findall(r"[a-z]+", value)) | {re.sub(r"[^a-z]", "", p) for p in value.split()}
 
 
+# What :func:`transforms.text.fold` folds, less the NFC step: a parsed page is NFC already.
+_SPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+
+
 def text_of(el: lxml.html.HtmlElement) -> str:
-    return fold(el.text_content())
+    """An element's text, white space folded (the page is NFC from :func:`parse_page`)."""
+    return _SPACE_RE.sub(" ", el.text_content()).strip()
+
+
+def short_text(el: lxml.html.HtmlElement, limit: int) -> str | None:
+    """:func:`text_of` for an element whose text is at most ``limit`` characters, else None,
+    without reading the whole text of a big element (a page's column, the whole body)."""
+    pieces: list[str] = []
+    size = 0
+    for piece in el.itertext():
+        size += len(piece.strip())
+        if size > limit:
+            return None
+        pieces.append(piece)
+    text = _SPACE_RE.sub(" ", "".join(pieces)).strip()
+    return text if len(text) <= limit else None
+
+
+def has_text(el: lxml.html.HtmlElement) -> bool:
+    """The element holds some text (stops at the first piece)."""
+    return any(piece.strip() for piece in el.itertext())
 
 
 def parse_page(html: bytes | str, charset: str | None = None) -> lxml.html.HtmlElement | None:
@@ -61,7 +85,7 @@ def drop(el: lxml.html.HtmlElement) -> None:
 
 def has_prose(el: lxml.html.HtmlElement) -> bool:
     """True when an element holds a run of text longer than a headline or a link."""
-    return any(len(fold(t)) > 160 for t in el.itertext())
+    return any(len(t) > 160 and len(_SPACE_RE.sub(" ", t).strip()) > 160 for t in el.itertext())
 
 
 # -- furniture --------------------------------------------------------------------------
@@ -71,7 +95,6 @@ def content_mass(el: lxml.html.HtmlElement) -> int:
 
 def first_text(el: lxml.html.HtmlElement) -> str:
     for text in el.itertext():
-        folded = fold(text)
-        if folded:
-            return folded
+        if text.strip():
+            return _SPACE_RE.sub(" ", text).strip()
     return ""
