@@ -19,9 +19,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.archive import KIND_FIELD
+from crawlers.warc import KIND_FIELD, read_records
 from kernel.article import Article
 from kernel.layout import DataLayout, write_atomic
 from kernel.registry import Site
@@ -73,24 +72,24 @@ class RawPage:
 
 
 def read_warc(path: Path) -> Iterator[RawPage]:
-    """The response records of a WARC file, with the crawl's page kind."""
-    with path.open("rb") as fh:
-        for record in ArchiveIterator(fh):
-            if record.rec_type != "response":
-                continue
-            url = record.rec_headers.get_header("WARC-Target-URI")
-            kind = record.rec_headers.get_header(KIND_FIELD) or "article"
-            date = record.rec_headers.get_header("WARC-Date") or ""
-            try:
-                fetched = datetime.fromisoformat(date.replace("Z", "+00:00"))
-            except ValueError:
-                fetched = datetime.now(UTC)
-            ctype = record.http_headers.get_header("Content-Type") if record.http_headers else None
-            charset = None
-            if ctype and "charset=" in ctype.lower():
-                charset = ctype.lower().split("charset=", 1)[1].split(";")[0].strip()
-            status = int(record.http_headers.get_statuscode() or 0) if record.http_headers else 0
-            yield RawPage(url, kind, status, record.content_stream().read(), fetched, charset)
+    """The response records of a WARC file, with the crawl's page kind (a file cut short by
+    a kill is read up to its last complete record)."""
+    for record in read_records(path):
+        if record.rec_type != "response":
+            continue
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        kind = record.rec_headers.get_header(KIND_FIELD) or "article"
+        date = record.rec_headers.get_header("WARC-Date") or ""
+        try:
+            fetched = datetime.fromisoformat(date.replace("Z", "+00:00"))
+        except ValueError:
+            fetched = datetime.now(UTC)
+        ctype = record.http_headers.get_header("Content-Type") if record.http_headers else None
+        charset = None
+        if ctype and "charset=" in ctype.lower():
+            charset = ctype.lower().split("charset=", 1)[1].split(";")[0].strip()
+        status = int(record.http_headers.get_statuscode() or 0) if record.http_headers else 0
+        yield RawPage(url, kind, status, record.content_stream().read(), fetched, charset)
 
 
 def update_repetition(layout: DataLayout, site: str, run_id: str, bodies: list[list[str]]) -> set[str]:
