@@ -20,11 +20,13 @@ Settings read:
 
 How a slot's delay is kept:
 
-* a floor: the portals' delay plus a small margin, and robots.txt ``Crawl-delay`` (which
-  Scrapy parses but does not act on) plus a larger one; the server measures gaps between
-  arrivals, and a request that left late must not make the next one look early. The slot's
-  random jitter is switched off (Scrapy's default would let half the gaps fall below the
-  floor).
+* a floor: the portals' delay, and robots.txt ``Crawl-delay`` (which Scrapy parses but does
+  not act on). The slot's random jitter is switched off (Scrapy's default would let half
+  the gaps fall below the floor).
+* counted from the previous answer, not from when the previous request left (Scrapy's
+  way): the server measures gaps between arrivals, and a request that took long to arrive
+  (a new connection) must not make the next one (on a kept-alive connection) look early.
+  Counted so, no arrival can come sooner than the floor after the one before it.
 * AutoThrottle's rule above the floor: a slow host's delay follows its latency, capped.
 * a 429 or 503 with ``Retry-After`` holds the whole slot, not only the retried request.
 
@@ -47,9 +49,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.robotstxt import RobotParser
 
-# Margins over the asked gaps: arrival jitter must not make a request look early.
-CRAWL_DELAY_MARGIN_S = 0.25
-DELAY_MARGIN_S = 0.05
 # AutoThrottle's starting delay above a floor of 0 (Scrapy's AUTOTHROTTLE_START_DELAY role).
 START_DELAY_S = 0.1
 
@@ -80,10 +79,7 @@ class HostPolicy:
     hold_until: float = 0.0  # monotonic time a Retry-After holds the host until
 
     def floor(self) -> float:
-        floor = self.delay + DELAY_MARGIN_S if self.delay > 0 else 0.0
-        if self.crawl_delay:
-            floor = max(floor, self.crawl_delay + CRAWL_DELAY_MARGIN_S)
-        return floor
+        return max(self.delay, self.crawl_delay or 0.0)
 
     def cap(self) -> float:
         return max(self.floor(), self.max_delay)
@@ -131,9 +127,14 @@ class PolitenessExtension:
         delay, concurrency, max_delay = politeness
         policy = self.hosts.get(host)
         if policy is None:
-            self.hosts[host] = HostPolicy(float(delay), int(concurrency), float(max_delay))
+            policy = self.hosts[host] = HostPolicy(float(delay), int(concurrency), float(max_delay))
         else:
             policy.merge(float(delay), int(concurrency), float(max_delay))
+        # At once, not at the host's next request: one may be waiting for its turn.
+        engine = self.crawler.engine
+        slot = engine.downloader.slots.get(host) if engine is not None else None
+        if slot is not None:
+            self._apply(policy, slot)
 
     def _policy(self, key: str) -> HostPolicy:
         policy = self.hosts.get(key)
@@ -173,13 +174,15 @@ class PolitenessExtension:
         politeness = request.meta.get(POLITENESS_META)
         if politeness is not None:
             self.register(key, politeness)
-        if slot is not None:
+        elif slot is not None:
             self._apply(self._policy(key), slot)
 
     def response_downloaded(self, response: Response, request: Request, spider: Any) -> None:
         key, slot = self._slot(request)
         if slot is None:
             return
+        # The delay runs from now, the answer, for the request that is next in this slot.
+        slot.lastseen = max(slot.lastseen, time.monotonic())
         policy = self._policy(key)
         latency = request.meta.get("download_latency")
         if self.autothrottle and latency is not None:

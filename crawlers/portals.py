@@ -50,6 +50,7 @@ from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
 from crawlers.archive import CrawlEvent, PageItem, RawArchive, Settled
 from crawlers.queues import PORTAL_META
@@ -69,6 +70,17 @@ PROGRESS_EVERY = 10  # crawl-log lines between progress events
 
 class PortalStopped(IgnoreRequest):
     """A request of a portal whose crawl is winding down (time budget) or over."""
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now. (``getrusage``'s peak would do, but on Linux it
+    keeps the parent's size from before ``exec``, so a crawl started by a big process would
+    report that process's size.)"""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class StatusPipe:
@@ -117,6 +129,7 @@ class PortalCrawl:
         self.budget_dropped = 0
         self.shown = 0
         self.last_commit = time.monotonic()
+        self.peak_rss = 0  # bytes; the fleet's sampled peak of the process
         # (delay, concurrency, AutoThrottle cap), set by the spider when it opens the portal.
         self.politeness: tuple[float, int, float] | None = None
 
@@ -183,8 +196,8 @@ class PortalCrawl:
             "vnportals/retry_after_waits": self.retry_after_waits,
             "vnportals/budget_dropped": self.budget_dropped,
             # The process's peak so far: it crawls many portals, the peak is shared.
-            "memusage/max": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "process": process_stats,
+            "memusage/max": self.peak_rss,
+            "process": {"pid": os.getpid(), **process_stats},
         }
 
     def close(self, reason: str, process_stats: dict[str, Any]) -> None:
@@ -230,6 +243,7 @@ class Fleet:
         self.running: dict[str, PortalCrawl] = {}
         self.done: dict[str, str | None] = {}  # slug -> failure (None when it went well)
         self._tickets = 0
+        self.peak_rss = resident_bytes()
         self._room: Deferred[None] | None = None
         self._watchdog: LoopingCall | None = None
         crawler.signals.connect(self.request_scheduled, signal=signals.request_scheduled)
@@ -412,6 +426,9 @@ class Fleet:
             return
         portal.finished = True
         self.running.pop(portal.slug, None)
+        self._drop_queued(portal)
+        self.peak_rss = max(self.peak_rss, resident_bytes())
+        portal.peak_rss = self.peak_rss
         portal.close(reason, self._process_stats())
         scheduler = getattr(self.crawler.engine, "scheduler", None) if self.crawler.engine else None
         if hasattr(scheduler, "forget"):
@@ -422,6 +439,21 @@ class Fleet:
         if room is not None and not room.called:
             room.callback(None)
 
+    def _drop_queued(self, portal: PortalCrawl) -> None:
+        """Requests of ``portal`` waiting in a download slot for their turn (its delay) fail
+        at once: they passed the gate before the portal began to wind down."""
+        engine = getattr(self.crawler, "engine", None)
+        if engine is None:
+            return
+        for slot in engine.downloader.slots.values():
+            waiting = list(slot.queue)
+            slot.queue.clear()
+            for request, deferred in waiting:
+                if request.meta.get(PORTAL_META) == portal.slug:
+                    deferred.errback(Failure(PortalStopped(portal.stopping or "its crawl is over")))
+                else:
+                    slot.queue.append((request, deferred))
+
     def _process_stats(self) -> dict[str, Any]:
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         return {k: v for k, v in stats.items() if k.startswith("scheduler/")}
@@ -429,6 +461,7 @@ class Fleet:
     def tick(self) -> None:
         """Once a second: progress, commits, the time budget, and portals left idle."""
         now = time.time()
+        self.peak_rss = max(self.peak_rss, resident_bytes())
         for portal in list(self.running.values()):
             if portal.archive is not None and portal.archive.lines >= portal.shown + PROGRESS_EVERY:
                 portal.shown = portal.archive.lines
@@ -441,6 +474,7 @@ class Fleet:
                 continue
             if self.deadline is not None and now >= self.deadline and not portal.stopping:
                 portal.stopping = "the crawl's time budget is spent"
+                self._drop_queued(portal)
             if self.deadline is not None and now >= self.deadline + self.grace_s:
                 # Requests still in flight well past the budget: the portal ends without them.
                 self.finish(portal, "time budget")

@@ -41,6 +41,7 @@ def crawl_settings(
     parallel: int = project_settings.VNPORTALS_PORTALS_IN_FLIGHT,
     status_fd: int | None = None,
     queue_dir: Path | None = None,
+    memory_queue_max: int | None = None,
 ) -> Settings:
     """The Scrapy settings for one crawl process over ``sites``."""
     settings = Settings()
@@ -69,6 +70,8 @@ def crawl_settings(
         overrides["VNPORTALS_STATUS_FD"] = status_fd
     if queue_dir is not None:
         overrides["VNPORTALS_QUEUE_DIR"] = str(queue_dir)
+    if memory_queue_max is not None:
+        overrides["VNPORTALS_MEMORY_QUEUE_MAX"] = memory_queue_max
     if mirror_url:
         overrides["VNPORTALS_MIRROR_URL"] = mirror_url
         trusted.add(urlsplit(mirror_url).hostname or "")
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=project_settings.VNPORTALS_PORTALS_IN_FLIGHT)
     parser.add_argument("--status-fd", type=int, default=None, help="file descriptor for JSON status lines")
     parser.add_argument("--queue-dir", type=Path, default=None, help="scratch folder for requests spilled to disk")
+    parser.add_argument("--memory-queue-max", type=int, default=None, help="requests kept in memory before spilling")
     args = parser.parse_args(argv)
 
     registry = load_registry(args.registry)
@@ -127,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         args.parallel,
         args.status_fd,
         args.queue_dir,
+        args.memory_queue_max,
     )
     try:
         process = CrawlerProcess(settings)
