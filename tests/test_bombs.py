@@ -20,6 +20,7 @@ from tests.test_incremental import article, listing
 BOMB = gzip.compress(b"<p>" + b"0" * (200 * 1024 * 1024) + b"</p>", compresslevel=9)  # ~200 KB on the wire
 
 
+@pytest.mark.slow
 def test_gzip_bombs_are_refused_and_the_crawl_goes_on(tmp_path: Path) -> None:
     sitemap_bomb = gzip.compress(
         b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'

@@ -64,6 +64,7 @@ def faulty_portal() -> PortalServer:
     return server
 
 
+@pytest.mark.slow
 def test_faults_are_survived_and_never_archived(faulty_portal: PortalServer, tmp_path: Path) -> None:
     with faulty_portal as server:
         data, run_id, events = crawl(server, tmp_path)
@@ -87,18 +88,20 @@ def test_a_200_not_found_page_is_not_an_article() -> None:
     assert extract_article(body if isinstance(body, bytes) else body.encode(), "http://127.0.0.1/bai/9.html") is None
 
 
+@pytest.mark.slow
 def test_a_crawl_over_its_budget_ends_gracefully(tmp_path: Path) -> None:
     with PortalServer() as server:
         server.pages["/robots.txt"] = Page("User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
         server.pages["/tin-tuc"] = listing(list(range(1, 21)), None)
         server.pages.update({f"/bai/{n}.html": article(n) for n in range(1, 21)})
-        data, run_id, events = crawl(server, tmp_path, budget=4)
+        data, run_id, events = crawl(server, tmp_path, budget=8)
     kept = [e for e in events if e["outcome"] == "kept" and e["kind"] == "article"]
     assert 0 < len(kept) < 20  # it stopped early, and what it fetched is kept
     pages = list(read_warc(DataLayout(data).warc_path("loi", run_id)))  # the WARC is complete
     assert len([p for p in pages if p.kind == "article"]) == len(kept)
 
 
+@pytest.mark.slow
 def test_a_page_whose_parsing_raises_is_logged_and_the_crawl_goes_on(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -7,6 +7,8 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
+
 from crawlers.politeness import retry_after_seconds
 from kernel.layout import DataLayout, new_run_id
 from kernel.registry import load_registry
@@ -37,6 +39,7 @@ def crawl(registry: Path, data: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in log.read_text("utf-8").splitlines()]
 
 
+@pytest.mark.slow
 def test_crawl_delay_spaces_every_request(tmp_path: Path) -> None:
     with PortalServer() as server:
         server.pages["/robots.txt"] = Page("User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
@@ -49,6 +52,7 @@ def test_crawl_delay_spaces_every_request(tmp_path: Path) -> None:
     assert min(gaps) >= 1.0, gaps
 
 
+@pytest.mark.slow
 def test_retry_after_is_honoured(tmp_path: Path) -> None:
     with PortalServer() as server:
         server.pages["/robots.txt"] = Page("User-agent: *\nAllow: /\n", content_type="text/plain")

@@ -67,6 +67,7 @@ def events_for(scenario: dict[str, object], fragment: str) -> list[dict[str, obj
     return [e for e in scenario["events"] if fragment in str(e["url"])]  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_only_the_registry_host_was_contacted(scenario: dict[str, object]) -> None:
     # Only the registry's host reached the server: sneaky.portal.test resolves to the same
     # 127.0.0.1 but is not named by the registry, so it was refused before connecting.
@@ -76,6 +77,7 @@ def test_only_the_registry_host_was_contacted(scenario: dict[str, object]) -> No
     assert any(u.endswith("/bai/1.html") for u in kept)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fragment", ["sneaky.portal.test", "evil.portal.test", "meta.portal.test"])
 def test_portal_subdomains_resolving_inside_are_refused(scenario: dict[str, object], fragment: str) -> None:
     (event,) = events_for(scenario, fragment)
@@ -83,12 +85,14 @@ def test_portal_subdomains_resolving_inside_are_refused(scenario: dict[str, obje
     assert str(event["error"]).startswith(f"refused: {fragment} resolves to")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fragment", ["169.254.169.254", "127.0.0.1:", "10.0.0.1", "file://"])
 def test_off_portal_links_and_redirects_are_dropped(scenario: dict[str, object], fragment: str) -> None:
     events = events_for(scenario, fragment)
     assert all(e["outcome"] != "kept" for e in events)
 
 
+@pytest.mark.slow
 def test_a_portal_whose_name_does_not_resolve_fails_with_the_reason(scenario: dict[str, object]) -> None:
     dead = scenario["dead"]
     assert dead["ok"] is False  # type: ignore[index]

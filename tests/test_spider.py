@@ -40,6 +40,7 @@ def target(url: str) -> tuple[str, str]:
     return (parts.hostname or "", parts.path + ("?" + parts.query if parts.query else ""))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slug", sorted(SITES))
 def test_finds_every_article_and_nothing_else(crawled, slug: str) -> None:  # type: ignore[no-untyped-def]
     data, run_id, summaries = crawled
@@ -50,6 +51,7 @@ def test_finds_every_article_and_nothing_else(crawled, slug: str) -> None:  # ty
     assert set(site_pages(slug).get("feed_only", [])) <= kept
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slug", sorted(SITES))
 def test_follows_every_listing_page(crawled, slug: str) -> None:  # type: ignore[no-untyped-def]
     data, run_id, _ = crawled
@@ -61,6 +63,7 @@ def test_follows_every_listing_page(crawled, slug: str) -> None:  # type: ignore
     assert not missing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slug", sorted(SITES))
 def test_obeys_robots_txt(crawled, mirror: MirrorServer, slug: str) -> None:  # type: ignore[no-untyped-def]
     data, run_id, summaries = crawled
@@ -74,12 +77,14 @@ def test_obeys_robots_txt(crawled, mirror: MirrorServer, slug: str) -> None:  # 
     assert summaries[slug].robots_blocked >= len(disallowed)
 
 
+@pytest.mark.slow
 def test_never_leaves_the_portals_domains(crawled, mirror: MirrorServer) -> None:  # type: ignore[no-untyped-def]
     domains = {d for site in SITES.values() for d in site.domains}
     hosts = {r.host for r in mirror.requests}
     assert hosts <= domains
 
 
+@pytest.mark.slow
 def test_raw_archive_holds_every_kept_page(crawled) -> None:  # type: ignore[no-untyped-def]
     from pipeline.extract import read_warc
 
@@ -91,6 +96,7 @@ def test_raw_archive_holds_every_kept_page(crawled) -> None:  # type: ignore[no-
         assert {p.kind for p in pages} >= {"article", "listing"}
 
 
+@pytest.mark.slow
 def test_polite_identity(crawled, mirror: MirrorServer) -> None:  # type: ignore[no-untyped-def]
     agents = {r.user_agent for r in mirror.requests}
     assert agents and all(a.startswith("vnportals/") and "+http" in a for a in agents)
