@@ -39,7 +39,7 @@ import resource
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,8 +48,9 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from crawlers.archive import CrawlEvent, PageItem, RawArchive, Settled
@@ -124,11 +125,15 @@ class PortalCrawl:
         self.reported_known: set[str] = set()
         self.fetched: set[str] = set()
         self.pending_announced: dict[str, str] = {}
+        self.owned_hosts: dict[str, bool] = {}  # netloc -> on the portal's domains
         self.retries = 0
         self.retry_after_waits = 0
         self.budget_dropped = 0
         self.shown = 0
         self.last_commit = time.monotonic()
+        self.syncing = False
+        self.commit_interval = 1.0
+        self.on_failure: Callable[[PortalCrawl], None] | None = None
         self.peak_rss = 0  # bytes; the fleet's sampled peak of the process
         # (delay, concurrency, AutoThrottle cap), set by the spider when it opens the portal.
         self.politeness: tuple[float, int, float] | None = None
@@ -144,19 +149,46 @@ class PortalCrawl:
     def idle(self) -> bool:
         return self.opened and not self.finished and not self.live and self.items_pending <= 0
 
-    def commit(self, *, force: bool = False) -> None:
-        """Sync the archive, then commit the state: a URL is known only once its page is
-        on disk."""
-        if self.state is None or self.archive is None:
+    def commit(self) -> None:
+        """When due: set aside what the state holds, sync the archive in a thread (the crawl
+        goes on), then commit what was set aside; a URL is known only once its page is on
+        disk."""
+        state, archive = self.state, self.archive
+        if state is None or archive is None or self.syncing or self.failure is not None:
             return
-        now = time.monotonic()
-        if not self.state.uncommitted or (not force and now - self.last_commit < self.commit_interval):
+        if time.monotonic() - self.last_commit < self.commit_interval or not state.begin_commit():
+            return
+        self.syncing = True
+        synced = deferToThread(archive.sync)
+        synced.addCallbacks(self._synced, self._sync_failed)
+
+    def _synced(self, _: object) -> None:
+        self.syncing = False
+        self.last_commit = time.monotonic()
+        if not self.finished and self.state is not None:
+            try:
+                self.state.finish_commit()
+            except Exception as exc:
+                self.fail(f"cannot write its crawl state: {type(exc).__name__}: {exc}")
+
+    def _sync_failed(self, failure: Failure) -> None:
+        self.syncing = False
+        if not self.finished and self.state is not None:
+            self.state.abandon_commit()
+            self.fail(f"cannot sync its raw archive: {failure.getErrorMessage()}")
+
+    def fail(self, failure: str) -> None:
+        """The portal cannot go on (its archive or state cannot be written): it ends now."""
+        self.failure = self.failure or failure
+        if self.on_failure is not None:
+            self.on_failure(self)
+
+    def commit_all(self) -> None:
+        """At the end: sync the archive here and now, then commit everything."""
+        if self.state is None or self.archive is None or not self.state.uncommitted:
             return
         self.archive.sync()
         self.state.commit()
-        self.last_commit = now
-
-    commit_interval = 1.0
 
     def keep(self, page: PageItem) -> None:
         """Write a kept page to the archive, then remember it in the state, then log it."""
@@ -204,7 +236,7 @@ class PortalCrawl:
         """Commit what is safely archived, close the files, write the stats; never raises."""
         try:
             if self.failure is None:
-                self.commit(force=True)
+                self.commit_all()
         except Exception as exc:  # a full disk: what was not committed is fetched again
             self.failure = f"could not finish the raw archive or crawl state: {type(exc).__name__}: {exc}"
         for closing in (self.state, self.archive):
@@ -243,6 +275,7 @@ class Fleet:
         self.running: dict[str, PortalCrawl] = {}
         self.done: dict[str, str | None] = {}  # slug -> failure (None when it went well)
         self._tickets = 0
+        self._closing: set[Deferred[None]] = set()
         self.peak_rss = resident_bytes()
         self._room: Deferred[None] | None = None
         self._watchdog: LoopingCall | None = None
@@ -268,8 +301,10 @@ class Fleet:
                 continue
             portal = PortalCrawl(site, self.layout, self.run_id)
             portal.commit_interval = self.commit_interval
+            portal.on_failure = lambda failed: self.finish(failed, "failed")
             try:
-                portal.open()
+                # Opening and closing a state file waits on the disk: not in the reactor's thread.
+                await maybe_deferred_to_future(deferToThread(portal.open))
             except Exception as exc:
                 self._end_unopened(site, f"cannot open its crawl state or raw archive: {type(exc).__name__}: {exc}")
                 continue
@@ -351,14 +386,17 @@ class Fleet:
         self._watchdog = LoopingCall(self.tick)
         self._watchdog.start(1.0, now=False)
 
-    def spider_closed(self, spider: Any, reason: str) -> None:
+    def spider_closed(self, spider: Any, reason: str) -> Deferred[Any]:
+        """Every portal still running ends with the crawl; Scrapy waits for their files."""
         if self._watchdog is not None and self._watchdog.running:
             self._watchdog.stop()
         for portal in list(self.running.values()):
             self.finish(portal, (portal.stopping and "time budget") or reason)
         while self.pending:
             self._end_unopened(self.pending.popleft(), f"not started: the crawl stopped ({reason})")
-        self.status.send("done", modules=sorted({m.split(".")[0] for m in sys.modules}))
+        closed = DeferredList(list(self._closing))
+        closed.addBoth(lambda _: self.status.send("done", modules=sorted({m.split(".")[0] for m in sys.modules})))
+        return closed
 
     def count_retry_after(self, request: Request) -> None:
         portal = self.portal_of(request)
@@ -385,8 +423,7 @@ class Fleet:
                 portal.archive.log(item)
         except Exception as exc:  # the archive or state cannot be written: this portal ends
             logger.error("%s: cannot keep %s: %s", portal.slug, getattr(item, "url", ""), exc, exc_info=True)
-            portal.failure = f"cannot write its raw archive or crawl state: {type(exc).__name__}: {exc}"
-            self.finish(portal, "failed")
+            portal.fail(f"cannot write its raw archive or crawl state: {type(exc).__name__}: {exc}")
             return
         self.maybe_finish(portal)
 
@@ -429,10 +466,16 @@ class Fleet:
         self._drop_queued(portal)
         self.peak_rss = max(self.peak_rss, resident_bytes())
         portal.peak_rss = self.peak_rss
-        portal.close(reason, self._process_stats())
         scheduler = getattr(self.crawler.engine, "scheduler", None) if self.crawler.engine else None
         if hasattr(scheduler, "forget"):
             scheduler.forget(portal.slug)  # type: ignore[union-attr]
+        # Nothing in this thread touches the portal from now on: it closes in a worker thread.
+        closing = deferToThread(portal.close, reason, self._process_stats())
+        self._closing.add(closing)
+        closing.addBoth(self._closed, portal, reason, closing)
+
+    def _closed(self, _: object, portal: PortalCrawl, reason: str, closing: Deferred[None]) -> None:
+        self._closing.discard(closing)
         self.done[portal.slug] = portal.failure
         self.status.send("finished", site=portal.slug, reason=reason, failure=portal.failure)
         room, self._room = self._room, None
@@ -466,11 +509,8 @@ class Fleet:
             if portal.archive is not None and portal.archive.lines >= portal.shown + PROGRESS_EVERY:
                 portal.shown = portal.archive.lines
                 self.status.send("progress", site=portal.slug, urls=portal.archive.lines)
-            try:
-                portal.commit()
-            except Exception as exc:
-                portal.failure = f"cannot write its raw archive or crawl state: {type(exc).__name__}: {exc}"
-                self.finish(portal, "failed")
+            portal.commit()
+            if portal.finished:
                 continue
             if self.deadline is not None and now >= self.deadline and not portal.stopping:
                 portal.stopping = "the crawl's time budget is spent"

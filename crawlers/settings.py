@@ -95,6 +95,13 @@ DUPEFILTER_CLASS = "crawlers.queues.PortalDupeFilter"
 VNPORTALS_MEMORY_QUEUE_MAX = 20_000
 
 ITEM_PIPELINES = {"crawlers.archive.ArchivePipeline": 300}
+# Scrapy default: 100 items of one response processed concurrently, which costs 100 asyncio
+# tasks per response. Our pipeline is synchronous (a page is written in one call), so
+# concurrency buys nothing there.
+CONCURRENT_ITEMS = 4
+# Scrapy default: True, which parses the source of a callback for every response (its
+# cache is keyed on bound methods, made anew each time). Ours return nothing.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # Not in Scrapy: refuse internal addresses outside the registry, checked on the resolved
 # address and on IP literals, and every scheme but http(s) (see crawlers/safety.py).

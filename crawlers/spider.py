@@ -487,7 +487,7 @@ class PortalSpider(scrapy.Spider):
         follow_listings = (
             not site.crawl.stop_when_nothing_new
             or response.meta.get("page_kind") != "listing"
-            or any(site.is_article_url(u) and state.get(u) is None for u in urls if site.owns(u))
+            or any(site.is_article_url(u) and state.get(u) is None for u in urls if _owns(portal, u))
         )
         for url in urls:
             yield from self._route(portal, url, response, depth=depth + 1, follow_listings=follow_listings)
@@ -502,7 +502,7 @@ class PortalSpider(scrapy.Spider):
         announced: str | None = None,
     ) -> Iterator[Any]:
         site = portal.site
-        if not url.startswith(("http://", "https://")) or not site.owns(url):
+        if not url.startswith(("http://", "https://")) or not _owns(portal, url):
             return
         if len(url) > URL_MAX_LENGTH and (site.is_article_url(url) or site.is_listing_url(url)):
             yield CrawlEvent(url, "article", None, 0, "error", f"URL longer than {URL_MAX_LENGTH}", response.url)
@@ -559,6 +559,15 @@ class PortalSpider(scrapy.Spider):
             error = refusal(request.url) or f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
             self.logger.warning("%s failed: %s", request.url, error)
             yield CrawlEvent(request.url, kind, None, 0, "error", error, referer)
+
+
+def _owns(portal: PortalCrawl, url: str) -> bool:
+    """``Site.owns``, remembered per host: a page's links repeat the same few hosts."""
+    netloc = url.split("/", 3)[2] if url.count("/") >= 2 else ""
+    owned = portal.owned_hosts.get(netloc)
+    if owned is None:
+        owned = portal.owned_hosts[netloc] = portal.site.owns(url)
+    return owned
 
 
 def trusted_hosts(site: Site) -> set[str]:

@@ -6,11 +6,13 @@ its body, the validators the server gave (ETag, Last-Modified) for conditional r
 the value a sitemap ``lastmod`` or feed date last announced for it, and, for listings,
 feeds and sitemaps, the links they held (so one answered 304 need not be parsed again).
 
-Writes go into an open transaction that :meth:`CrawlState.commit` ends. The crawl commits
-only after the raw archive holding those pages is on disk (see
-:class:`crawlers.archive.RawArchive`), so a URL is never known without its page: a killed
-crawl loses at most the uncommitted rows, whose pages are fetched again the next night.
-WAL mode keeps readers of the file (a status command) out of the writer's way.
+Writes are held in memory (reads see them) until they are committed in two steps:
+:meth:`CrawlState.begin_commit` sets aside what was written so far, the caller makes the
+raw archive holding those pages durable (``fsync``, in a thread, while the crawl goes on and
+new writes gather), then :meth:`CrawlState.finish_commit` writes the set-aside rows in one
+transaction. So a URL is never known without its page on disk: a killed crawl, or a machine
+that loses power, loses at most rows whose pages are fetched again the next night. WAL mode
+keeps readers of the file (a status command) out of the writer's way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,14 +73,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+_COLUMNS = "url, kind, first_seen, last_fetched, content_hash, etag, last_modified, versions, announced, links"
+
+
 class CrawlState:
     """The per-portal URL memory (a context manager; one writer per portal)."""
 
     def __init__(self, layout: DataLayout, site: str) -> None:
         self.path: Path = layout.crawl_state_path(site)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; we BEGIN and COMMIT ourselves.
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        # isolation_level=None: no implicit transactions; finish_commit makes its own.
+        # check_same_thread=False: the crawl opens and closes it in a worker thread and uses
+        # it in the reactor's, never two at once.
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -90,15 +97,19 @@ class CrawlState:
         except sqlite3.Error:
             self._db.close()
             raise
-        self.uncommitted = 0
+        self._pending: dict[str, UrlRecord] = {}  # written since the last begin_commit
+        self._aside: dict[str, UrlRecord] = {}  # set aside, waiting for the archive's sync
+
+    @property
+    def uncommitted(self) -> int:
+        return len(self._pending) + len(self._aside)
 
     # -- reading ---------------------------------------------------------------------
     def get(self, url: str) -> UrlRecord | None:
-        row = self._db.execute(
-            "SELECT url, kind, first_seen, last_fetched, content_hash, etag, last_modified, versions, "
-            "announced, links FROM urls WHERE url = ?",
-            (url,),
-        ).fetchone()
+        held = self._pending.get(url) or self._aside.get(url)
+        if held is not None:
+            return held
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM urls WHERE url = ?", (url,)).fetchone()
         if row is None:
             return None
         links_kind, links = None, None
@@ -127,13 +138,7 @@ class CrawlState:
         now = now or datetime.now(UTC)
         return now - record.last_fetched >= timedelta(days=recrawl_after_days)
 
-    # -- writing (inside the open transaction) ----------------------------------------
-    def _write(self, sql: str, params: tuple[object, ...]) -> None:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN")
-        self._db.execute(sql, params)
-        self.uncommitted += 1
-
+    # -- writing (held until committed) ------------------------------------------------
     def record(
         self,
         url: str,
@@ -148,48 +153,97 @@ class CrawlState:
     ) -> str:
         """Remember a fetched page; returns ``"new"``, ``"changed"`` or ``"unchanged"``. An
         ``announced`` of None keeps what was announced before."""
-        now = _now()
-        stored_links = None
-        if links is not None:
-            stored_links = json.dumps({"kind": links_kind, "links": links}, ensure_ascii=False)
+        now = datetime.now(UTC)
         known = self.get(url)
         if known is None:
-            self._write(
-                "INSERT INTO urls (url, kind, first_seen, last_fetched, content_hash, etag, last_modified, versions, "
-                "announced, links) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                (url, kind, now, now, content_hash, etag, last_modified, announced, stored_links),
+            self._pending[url] = UrlRecord(
+                url, kind, now, now, content_hash, etag, last_modified, 1, announced, links_kind, links
             )
             return "new"
         changed = known.content_hash != content_hash
-        self._write(
-            "UPDATE urls SET last_fetched = ?, content_hash = ?, etag = ?, last_modified = ?, "
-            "versions = versions + ?, announced = COALESCE(?, announced), links = ? WHERE url = ?",
-            (now, content_hash, etag, last_modified, int(changed), announced, stored_links, url),
+        self._pending[url] = replace(
+            known,
+            last_fetched=now,
+            content_hash=content_hash,
+            etag=etag,
+            last_modified=last_modified,
+            versions=known.versions + int(changed),
+            announced=announced if announced is not None else known.announced,
+            links_kind=links_kind,
+            links=links,
         )
         return "changed" if changed else "unchanged"
 
     def touch(self, url: str, announced: str | None = None) -> None:
         """The page is as it was (a 304, or the same body): note when, and what was announced."""
-        self._write(
-            "UPDATE urls SET last_fetched = ?, announced = COALESCE(?, announced) WHERE url = ?",
-            (_now(), announced, url),
-        )
+        known = self.get(url)
+        if known is not None:
+            self._pending[url] = replace(
+                known,
+                last_fetched=datetime.now(UTC),
+                announced=announced if announced is not None else known.announced,
+            )
 
     def set_announced(self, url: str, announced: str) -> None:
         """What a sitemap or feed announces for a page this crawl has just fetched."""
-        self._write("UPDATE urls SET announced = ? WHERE url = ?", (announced, url))
+        known = self.get(url)
+        if known is not None:
+            self._pending[url] = replace(known, announced=announced)
+
+    # -- committing ------------------------------------------------------------------
+    def begin_commit(self) -> bool:
+        """Set aside what was written so far (False when there is nothing, or a commit is
+        under way); the caller makes the archive durable, then calls :meth:`finish_commit`."""
+        if self._aside or not self._pending:
+            return False
+        self._aside, self._pending = self._pending, {}
+        return True
+
+    def finish_commit(self) -> None:
+        """Write the rows set aside by :meth:`begin_commit` in one transaction."""
+        rows = [
+            (
+                r.url,
+                r.kind,
+                r.first_seen.isoformat(),
+                r.last_fetched.isoformat(),
+                r.content_hash,
+                r.etag,
+                r.last_modified,
+                r.versions,
+                r.announced,
+                json.dumps({"kind": r.links_kind, "links": r.links}, ensure_ascii=False)
+                if r.links is not None
+                else None,
+            )
+            for r in self._aside.values()
+        ]
+        if rows:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO urls ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+        self._aside = {}
+
+    def abandon_commit(self) -> None:
+        """The archive could not be made durable: the set-aside rows wait for the next try."""
+        self._pending = {**self._aside, **self._pending}
+        self._aside = {}
 
     def commit(self) -> None:
-        """Make the writes since the last commit permanent (the caller has made the pages
-        they describe durable first)."""
-        if self._db.in_transaction:
-            self._db.execute("COMMIT")
-        self.uncommitted = 0
+        """Commit everything written (the caller has made the archive durable first)."""
+        self._aside = {**self._aside, **self._pending}
+        self._pending = {}
+        self.finish_commit()
 
     def close(self) -> None:
         """Close without committing: what was not committed was never safely archived."""
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+        self._pending, self._aside = {}, {}
         self._db.close()
 
     def __enter__(self) -> CrawlState:
