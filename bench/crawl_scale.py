@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -153,19 +154,30 @@ def revised(n: int, articles: int, night: int) -> bool:
     return night >= 2 and n <= articles and n % 20 == 7
 
 
-def _text(seed: str, words: int) -> str:
-    rng = random.Random(seed)
+def _sentences() -> list[str]:
+    rng = random.Random(13)
     out = []
-    for _ in range(words // 12):
+    for _ in range(997):
         sentence = " ".join(rng.choice(WORDS) for _ in range(12))
         out.append(sentence[0].upper() + sentence[1:] + ".")
-    return " ".join(out)
+    return out
 
 
+SENTENCES = _sentences()
+
+
+def _text(seed: str, words: int) -> str:
+    """Deterministic text of about ``words`` words, different for each seed (cheap to make,
+    so the server is not what the benchmark measures)."""
+    start = int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=4).digest(), "big")
+    return " ".join(SENTENCES[(start + 7 * i) % len(SENTENCES)] for i in range(words // 12))
+
+
+@functools.cache
 def article_page(host: str, n: int, total: int, articles: int, night: int) -> bytes:
     version = 2 if revised(n, articles, night) else 1
     nav = "".join(f"<li><a href='/chuyen-muc/{c}'>Chuyên mục {c}</a></li>" for c in range(30))
-    paragraphs = "".join(f"<p>{_text(f'{host}/{n}/{p}/{version}', 140)}</p>" for p in range(24 if version == 1 else 25))
+    paragraphs = "".join(f"<p>{_text(f'{host}/{n}/{p}/{version}', 180)}</p>" for p in range(24 if version == 1 else 25))
     others = "".join(
         f"<li><a href='/bai/{m}.html'>Tin số {m} của huyện</a></li>" for m in range(total, max(total - 10, 0), -1)
     )
@@ -285,6 +297,13 @@ def free_port() -> int:
 def serve(portals: int, articles: int, port: int) -> None:
     state = Portals(portals, articles, port)
 
+    # Every page made before the server says it is ready: the crawl measures the crawl.
+    for night in (1, 2):
+        total = night_articles(articles, night)
+        for i in range(portals):
+            for n in range(1, total + 1):
+                article_page(portal_host(i), n, total, articles, night)
+
     async def main() -> None:
         hosts = [portal_host(i) for i in range(portals)]
         server = await asyncio.start_server(state.handle, host=hosts, port=port, backlog=1024)
@@ -293,6 +312,34 @@ def serve(portals: int, articles: int, port: int) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
+
+
+def server_rate(portals: int, articles: int, port: int, seconds: float = 5.0) -> float:
+    """Pages a second the server answers to 32 kept-alive connections fetching articles
+    (what it can give, to compare with what a crawl takes)."""
+
+    async def client(index: int, done: list[int], until: float) -> None:
+        host = portal_host(index % portals)
+        reader, writer = await asyncio.open_connection(host, port)
+        n = 0
+        while time.monotonic() < until:
+            n = n % articles + 1
+            writer.write(f"GET /bai/{n}.html HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            done[0] += 1
+        writer.close()
+
+    async def main() -> int:
+        done = [0]
+        until = time.monotonic() + seconds
+        await asyncio.gather(*(client(i, done, until) for i in range(32)))
+        return done[0]
+
+    return asyncio.run(main()) / seconds
 
 
 def control(port: int, command: str) -> dict[str, int]:
@@ -421,6 +468,9 @@ def main() -> int:
         )
         try:
             assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+            print(
+                f"{portals:>8}{'server':>8}   answers {server_rate(portals, args.articles, port):.0f} article pages/s"
+            )
             with tempfile.TemporaryDirectory() as tmp:
                 registry, data = Path(tmp) / "sites", Path(tmp) / "data"
                 write_registry(registry, portals, port, args.polite)

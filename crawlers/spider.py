@@ -12,7 +12,9 @@ log, so nothing is lost without a trace.
 Incremental: an article is fetched when it is new, when its recrawl is due, or when a
 sitemap ``lastmod`` or feed date announces a value for it other than the one announced when
 we last fetched it (compared with what the portal said before, never with our clock, so a
-portal whose clock is off still gets its revisions fetched); listing pages, feeds and
+portal whose clock is off still gets its revisions fetched; only the first announcement for
+a page known without one is compared with our fetch time, and then becomes the value later
+ones are compared with); listing pages, feeds and
 sitemaps are fetched conditionally too, and one that has not changed is not parsed again:
 the links it held last time are followed as if it had been.
 
@@ -287,7 +289,15 @@ class PortalSpider(scrapy.Spider):
         if known is None:
             portal.requested.add(url)
             return self._request(portal, url, "article", referer, announced=announced)
-        revised = announced is not None and announced != known.announced
+        if announced is not None and known.announced is None:
+            # Nothing announced before (the sitemap is new, or the page was first found in a
+            # listing): only a date after our fetch says the page changed since; else this
+            # announcement becomes what later ones are compared with.
+            revised = _after(announced, known.last_fetched)
+            if not revised:
+                state.set_announced(url, announced)
+        else:
+            revised = announced is not None and announced != known.announced
         if not revised and not state.is_due(known, portal.site.crawl.recrawl_after_days):
             if url in portal.reported_known:
                 return None
@@ -559,6 +569,16 @@ class PortalSpider(scrapy.Spider):
             error = refusal(request.url) or f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
             self.logger.warning("%s failed: %s", request.url, error)
             yield CrawlEvent(request.url, kind, None, 0, "error", error, referer)
+
+
+def _after(announced: str | None, when: datetime) -> bool:
+    """Whether an announced value (see ``announced_value``) is a time after ``when``."""
+    if announced is None or announced.startswith("text:"):
+        return False
+    try:
+        return datetime.fromisoformat(announced) > when
+    except ValueError:
+        return False
 
 
 def _owns(portal: PortalCrawl, url: str) -> bool:

@@ -283,3 +283,31 @@ def test_a_revision_is_seen_whatever_the_portals_clock_says(tmp_path: Path, cloc
     (page,) = [p for p in read_warc(DataLayout(data).warc_path("phuongmau", run_id)) if p.kind == "article"]
     assert "Bổ sung: kinh phí" in page.body.decode("utf-8")
     assert not [h for h in third if h.path.startswith("/bai/")]  # changed once, fetched once
+
+
+def test_a_sitemap_added_later_sets_the_baseline_and_then_announces_revisions(tmp_path: Path) -> None:
+    """Articles known before the portal had a sitemap (or from before this crawler remembered
+    announcements) are not all fetched again the night one appears: its dates become what
+    later ones are compared with."""
+    registry, data = tmp_path / "sites", tmp_path / "data"
+    with PortalServer() as server:
+        build(server, registry, "")
+        crawl_only(registry, data)  # no sitemap yet
+        toml = registry / "phuongmau.toml"
+        toml.write_text(
+            toml.read_text("utf-8").replace("[crawl]", f'sitemaps = ["{server.base}/sitemap.xml"]\n[crawl]'),
+            encoding="utf-8",
+        )
+        page = sitemap(dict.fromkeys(range(1, 6), "2019-05-01T08:00:00+07:00"))  # a clock years behind
+        page.body = str(page.body).replace("{port}", str(server.port))
+        server.pages["/sitemap.xml"] = page
+        second_night = len(server.hits)
+        crawl_only(registry, data)
+        third_night = len(server.hits)
+        server.pages["/bai/4.html"] = article(4, revision="Bổ sung: kinh phí thực hiện là 12 tỷ đồng.")
+        page.body = str(page.body).replace(
+            "4.html</loc><lastmod>2019-05-01T08:00:00+07:00", "4.html</loc><lastmod>2019-05-03T10:00:00+07:00"
+        )
+        crawl_only(registry, data)
+    assert not [h for h in server.hits[second_night:third_night] if h.path.startswith("/bai/")]
+    assert [h.path for h in server.hits[third_night:] if h.path.startswith("/bai/")] == ["/bai/4.html"]
