@@ -224,6 +224,12 @@ class Portals:
         self.requests = 0
         self.bytes = 0
         self.not_modified = 0
+        # Politeness as the portals see it: the shortest gap between two arrivals at one
+        # host, and requests that arrived while another to the same host was in progress.
+        self.last_arrival: dict[str, float] = {}
+        self.in_progress: dict[str, int] = {}
+        self.min_gap = float("inf")
+        self.overlaps = 0
 
     def answer(self, host: str, target: str, headers: dict[str, str]) -> tuple[int, str, bytes, str | None]:
         """(status, content type, body, etag)."""
@@ -231,9 +237,17 @@ class Portals:
             command = target.rsplit("/", 1)[-1]
             if command.startswith("night"):
                 self.night = int(command[5:])
-            stats = {"requests": self.requests, "bytes": self.bytes, "not_modified": self.not_modified}
+            stats = {
+                "requests": self.requests,
+                "bytes": self.bytes,
+                "not_modified": self.not_modified,
+                "min_gap": self.min_gap if self.min_gap != float("inf") else None,
+                "overlaps": self.overlaps,
+            }
             if command == "reset":
-                self.requests = self.bytes = self.not_modified = 0
+                self.requests = self.bytes = self.not_modified = self.overlaps = 0
+                self.min_gap = float("inf")
+                self.last_arrival.clear()
             return 200, "application/json", json.dumps(stats).encode(), None
         if host not in self.hosts:
             return 404, "text/plain", b"no such portal", None
@@ -272,16 +286,28 @@ class Portals:
                     name, _, value = raw.decode("latin-1").partition(":")
                     headers[name.strip().lower()] = value.strip()
                 host = headers.get("host", "").rsplit(":", 1)[0]
+                control = target.startswith("/_control/")
+                if not control:
+                    arrived = time.monotonic()
+                    if host in self.last_arrival:
+                        self.min_gap = min(self.min_gap, arrived - self.last_arrival[host])
+                    self.last_arrival[host] = arrived
+                    self.overlaps += self.in_progress.get(host, 0) > 0
+                    self.in_progress[host] = self.in_progress.get(host, 0) + 1
                 status, ctype, body, etag = self.answer(host, target, headers)
-                if not target.startswith("/_control/"):
+                if not control:
                     self.requests += 1
                     self.bytes += len(body)
                 reason = {200: "OK", 304: "Not Modified", 404: "Not Found"}[status]
                 head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                 if etag:
                     head += f"ETag: {etag}\r\n"
-                writer.write(head.encode("latin-1") + b"\r\n" + body)
-                await writer.drain()
+                try:
+                    writer.write(head.encode("latin-1") + b"\r\n" + body)
+                    await writer.drain()
+                finally:
+                    if not control:
+                        self.in_progress[host] -= 1
         except (ConnectionError, IndexError, ValueError):
             pass
         finally:
@@ -342,7 +368,7 @@ def server_rate(portals: int, articles: int, port: int, seconds: float = 5.0) ->
     return asyncio.run(main()) / seconds
 
 
-def control(port: int, command: str) -> dict[str, int]:
+def control(port: int, command: str) -> dict[str, Any]:
     from urllib.request import urlopen
 
     with urlopen(f"http://{portal_host(0)}:{port}/_control/{command}", timeout=10) as answer:
@@ -366,7 +392,7 @@ def write_registry(registry: Path, portals: int, port: int, polite: bool) -> Non
         )
 
 
-def run_ours(registry: Path, data: Path, parallel: int | None) -> dict[str, Any]:
+def run_ours(registry: Path, data: Path, parallel: int | None, processes: int) -> dict[str, Any]:
     from kernel.layout import new_run_id
     from kernel.registry import load_registry
     from pipeline.crawl import crawl_sites
@@ -374,6 +400,8 @@ def run_ours(registry: Path, data: Path, parallel: int | None) -> dict[str, Any]
     kwargs: dict[str, Any] = {"registry_dir": registry}
     if parallel is not None:
         kwargs["parallel"] = parallel
+    if processes != 1:
+        kwargs["processes"] = processes
     summaries = crawl_sites(list(load_registry(registry).values()), data, new_run_id(), **kwargs)
     failed = [s.failure for s in summaries if not s.ok]
     return {
@@ -423,10 +451,10 @@ def measured(args: list[str]) -> dict[str, Any]:
 def one(kind: str, argv: list[str]) -> None:
     """Inside the fresh process: run one measurement, print its JSON."""
     if kind == "ours":
-        code, registry, data, parallel = argv
+        code, registry, data, parallel, processes = argv
         sys.path.insert(0, code)
         os.chdir(code)
-        result = run_ours(Path(registry), Path(data), int(parallel) if parallel != "-" else None)
+        result = run_ours(Path(registry), Path(data), int(parallel) if parallel != "-" else None, int(processes))
     else:
         portals, port = argv
         result = run_bare(int(portals), int(port))
@@ -450,13 +478,17 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=30, help="articles per portal on the first night")
     parser.add_argument("--polite", action="store_true", help="1 s delay, one request at a time per portal")
     parser.add_argument("--parallel", default="-", help="portals in flight (crawl_sites' parallel); default its own")
+    parser.add_argument("--processes", default="1", help="crawl processes (crawl_sites' processes)")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Scrapy spider")
     parser.add_argument("--no-second-night", action="store_true")
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose crawl is measured")
     args = parser.parse_args()
 
     code = str(args.code.resolve())
-    print(f"crawl code: {code}; {args.articles} articles per portal; politeness {'on' if args.polite else 'off'}")
+    print(
+        f"crawl code: {code}; {args.articles} articles per portal; politeness {'on' if args.polite else 'off'}; "
+        f"portals in flight {args.parallel}; crawl processes {args.processes}"
+    )
     head = f"{'portals':>8}{'run':>8}{'wall s':>9}{'CPU s':>8}{'peak MB':>9}{'pages':>8}{'pages/s':>9}{'articles':>9}"
     print(head)
     for portals in (int(n) for n in args.portals.split(",")):
@@ -475,9 +507,10 @@ def main() -> int:
                 registry, data = Path(tmp) / "sites", Path(tmp) / "data"
                 write_registry(registry, portals, port, args.polite)
                 rows: dict[str, dict[str, Any]] = {}
-                runs = [("night 1", ["--ours", code, str(registry), str(data), args.parallel])]
+                ours = ["--ours", code, str(registry), str(data), args.parallel, args.processes]
+                runs = [("night 1", ours)]
                 if not args.no_second_night:
-                    runs.append(("night 2", ["--ours", code, str(registry), str(data), args.parallel]))
+                    runs.append(("night 2", ours))
                 if not args.polite and not args.no_bare:
                     runs.append(("bare", ["--bare", str(portals), str(port)]))
                 for label, run in runs:
@@ -494,6 +527,13 @@ def main() -> int:
                         + (f"  FAILED {result['failed']}: {result['failure']}" if result.get("failed") else "")
                         + (f"  ({served['not_modified']} answered 304)" if served["not_modified"] else "")
                     )
+                    if args.polite:
+                        gap = served["min_gap"]
+                        print(
+                            f"{'':>16}politeness seen by the portals: shortest gap between two requests to one "
+                            f"host {gap if gap is None else round(gap, 3)} s, {served['overlaps']} requests while "
+                            "another to the same host was in progress"
+                        )
                 if "bare" in rows:
                     ours, bare = rows["night 1"], rows["bare"]
                     print(

@@ -503,6 +503,12 @@ class Fleet:
 
     def tick(self) -> None:
         """Once a second: progress, commits, the time budget, and portals left idle."""
+        try:
+            self._tick()
+        except Exception:  # a LoopingCall that raises stops for good: log, and tick on
+            logger.error("the crawl's watchdog failed", exc_info=True)
+
+    def _tick(self) -> None:
         now = time.time()
         self.peak_rss = max(self.peak_rss, resident_bytes())
         for portal in list(self.running.values()):

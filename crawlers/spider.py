@@ -204,12 +204,18 @@ class PortalSpider(scrapy.Spider):
     # -- start -----------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
         async for portal in self.fleet.portals():
-            self._open(portal)
-            requests: list[scrapy.Request] = [
-                *(self._listing_request(portal, url, depth=1, referer=None) for url in portal.site.start_urls),
-                *(self._request(portal, url, "feed", referer=None) for url in portal.site.feeds),
-                *(self._request(portal, url, "sitemap", referer=None) for url in portal.site.sitemaps),
-            ]
+            try:
+                self._open(portal)
+                requests: list[scrapy.Request] = [
+                    *(self._listing_request(portal, url, depth=1, referer=None) for url in portal.site.start_urls),
+                    *(self._request(portal, url, "feed", referer=None) for url in portal.site.feeds),
+                    *(self._request(portal, url, "sitemap", referer=None) for url in portal.site.sitemaps),
+                ]
+            except Exception as exc:  # this portal cannot start; the next ones can
+                self.logger.error("%s: cannot start: %s", portal.slug, exc, exc_info=True)
+                portal.opened = True
+                portal.fail(f"cannot start its crawl: {type(exc).__name__}: {exc}")
+                continue
             for request in requests:
                 request.meta[TICKET_META] = self.fleet.ticket(portal)
             for request in requests:
