@@ -3,17 +3,18 @@
     uv run python bench/crawl_memory.py [--sizes 500,2000,4000]
 
 Each size is an imitation portal on 127.0.0.1 with that many articles behind paginated
-listings (100 links a page). The crawl runs exactly as at night (its own Scrapy process,
-raw archive, crawl state); the table shows pages fetched, wall time and the peak resident
-memory Scrapy's MemoryUsage extension saw. Memory should stay nearly flat as the portal
-grows: responses are not kept alive and the archive streams to disk.
+listings (100 links a page). The crawl runs exactly as at night (a crawl process, raw
+archive, crawl state); the table shows pages fetched, wall time and the peak resident memory
+of the crawl process (sampled by the crawl itself, see ``crawl_sites``' summaries). Memory
+should stay nearly flat as the portal grows: responses are not kept alive, the archive
+streams to disk and a frontier past ``VNPORTALS_MEMORY_QUEUE_MAX`` requests spills to disk.
+``bench/crawl_scale.py`` measures the other axis, many portals.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -63,9 +64,7 @@ def measure(articles: int) -> tuple[int, float, float]:
         (summary,) = crawl_sites(
             list(load_registry(registry).values()), Path(tmp) / "data", new_run_id(), registry_dir=registry
         )
-        # The crawl process is this process's only child: its peak resident set, in MB.
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        return summary.pages_kept, time.perf_counter() - start, peak
+        return summary.pages_kept, time.perf_counter() - start, summary.peak_memory_mb or 0.0
 
 
 def main() -> int:

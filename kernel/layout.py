@@ -7,6 +7,7 @@ scraped text, so nothing a page says can place a file outside the data dir.
 <data>/raw/<site>/<run_id>.warc.gz        raw archive of one crawl run
 <data>/raw/<site>/<run_id>.crawl.jsonl    per-URL crawl log of that run
 <data>/raw/<site>/<run_id>.summary.json   what the crawl run did, in numbers
+<data>/raw/.crawl/<run_id>.<n>.log        the Scrapy log of crawl process n of that run (many portals each)
 <data>/extracted/<site>/<run_id>.parquet  article records extracted from that run's WARC
 <data>/validated/<site>/<run_id>.parquet  the rows of that batch that passed validation (publish reads these)
 <data>/quarantine/run_date=YYYY-MM-DD/<site>-<run_id>.parquet  the rows that failed, with the reasons
@@ -203,6 +204,14 @@ class DataLayout:
 
     def scrapy_log_path(self, site: str, run_id: str) -> Path:
         return self._raw_file(site, run_id, ".scrapy.log")
+
+    def crawl_process_log_path(self, run_id: str, process: int) -> Path:
+        """The Scrapy log of one crawl process of a run (it crawls many portals)."""
+        return self.raw / ".crawl" / f"{_check_run_id(run_id)}.{int(process)}.log"
+
+    def crawl_queue_dir(self, run_id: str, process: int) -> Path:
+        """Scratch space for the requests one crawl process spills to disk."""
+        return self.staging / f"crawl-queue-{_check_run_id(run_id)}-{int(process)}"
 
     def site_state(self, site: str) -> Path:
         """What is remembered about one portal between runs."""

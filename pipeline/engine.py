@@ -432,8 +432,8 @@ class Engine:
         mirror_url: str | None = None,
         time_budget_s: float | None = None,
     ) -> list[StepRecord]:
-        """Crawl the portals (those of the plan by default) into the raw archive, each in
-        its own process, a few at once; a portal whose crawl fails is recorded with why."""
+        """Crawl the portals (those of the plan by default) into the raw archive, many at
+        once in one crawl process; a portal whose crawl fails is recorded with why."""
         slugs = self.ready(plan, "crawl", portals)
         with self._steps(plan, "crawl", slugs) as records:
             summaries = crawl_sites(

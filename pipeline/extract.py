@@ -23,10 +23,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from crawlers.archive import KIND_FIELD
+from crawlers.warc import KIND_FIELD, ReadReport, read_records
 from kernel.article import Article, Rejection
 from kernel.layout import DataLayout, write_atomic
 from kernel.registry import Site
@@ -104,36 +103,42 @@ class RawPage:
 
 
 def read_warc(path: Path) -> Iterator[RawPage]:
-    """The response records of a WARC file, with the crawl's page kind. A file that is not a
-    WARC, or a damaged one, raises ValueError naming it."""
+    """The response records of a WARC file, with the crawl's page kind. A file cut short by
+    a kill is read up to its last complete record; a file that is not a WARC at all, or a
+    damaged record, raises ValueError naming it."""
+    report = ReadReport()
     try:
-        yield from _read_records(path)
+        yield from _responses(path, report)
     except ArchiveLoadFailed as exc:
         raise ValueError(f"{path}: not a readable WARC: {exc}") from exc
+    if report.records == 0 and report.cut_short and path.stat().st_size > 0 and not _gzip_start(path):
+        raise ValueError(f"{path}: not a readable WARC: no gzip member at its start")
 
 
-def _read_records(path: Path) -> Iterator[RawPage]:
+def _gzip_start(path: Path) -> bool:
     with path.open("rb") as fh:
-        records = ArchiveIterator(fh)
-        for record in records:
-            if record.rec_type != "response":
-                continue
-            url = record.rec_headers.get_header("WARC-Target-URI")
-            if not url:
-                offset = records.get_record_offset()
-                raise ValueError(f"{path}: the record at byte {offset} has no WARC-Target-URI: not a WARC, or damaged")
-            kind = record.rec_headers.get_header(KIND_FIELD) or "article"
-            date = record.rec_headers.get_header("WARC-Date") or ""
-            try:
-                fetched = datetime.fromisoformat(date.replace("Z", "+00:00"))
-            except ValueError:
-                fetched = datetime.now(UTC)
-            ctype = record.http_headers.get_header("Content-Type") if record.http_headers else None
-            charset = None
-            if ctype and "charset=" in ctype.lower():
-                charset = ctype.lower().split("charset=", 1)[1].split(";")[0].strip()
-            status = int(record.http_headers.get_statuscode() or 0) if record.http_headers else 0
-            yield RawPage(url, kind, status, record.content_stream().read(), fetched, charset)
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _responses(path: Path, report: ReadReport) -> Iterator[RawPage]:
+    for record in read_records(path, report):
+        if record.rec_type != "response":
+            continue
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        if not url:
+            raise ValueError(f"{path}: record {report.records} has no WARC-Target-URI: not a WARC, or damaged")
+        kind = record.rec_headers.get_header(KIND_FIELD) or "article"
+        date = record.rec_headers.get_header("WARC-Date") or ""
+        try:
+            fetched = datetime.fromisoformat(date.replace("Z", "+00:00"))
+        except ValueError:
+            fetched = datetime.now(UTC)
+        ctype = record.http_headers.get_header("Content-Type") if record.http_headers else None
+        charset = None
+        if ctype and "charset=" in ctype.lower():
+            charset = ctype.lower().split("charset=", 1)[1].split(";")[0].strip()
+        status = int(record.http_headers.get_statuscode() or 0) if record.http_headers else 0
+        yield RawPage(url, kind, status, record.content_stream().read(), fetched, charset)
 
 
 def update_repetition(layout: DataLayout, site: str, run_id: str, bodies: list[list[str]]) -> set[str]:

@@ -94,7 +94,7 @@ def test_a_crawl_over_its_budget_ends_gracefully(tmp_path: Path) -> None:
         server.pages["/robots.txt"] = Page("User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
         server.pages["/tin-tuc"] = listing(list(range(1, 21)), None)
         server.pages.update({f"/bai/{n}.html": article(n) for n in range(1, 21)})
-        data, run_id, events = crawl(server, tmp_path, budget=4)
+        data, run_id, events = crawl(server, tmp_path, budget=8)
     kept = [e for e in events if e["outcome"] == "kept" and e["kind"] == "article"]
     assert 0 < len(kept) < 20  # it stopped early, and what it fetched is kept
     pages = list(read_warc(DataLayout(data).warc_path("loi", run_id)))  # the WARC is complete

@@ -3,8 +3,10 @@
 Tests put pages in :attr:`PortalServer.pages` (path with query -> :class:`Page`) and change
 them between crawls (a new article, a revised one, a 503). Each page can misbehave the way
 small government servers do: answer with a status sequence, ask to retry after a delay,
-hang after the headers. Every request is recorded with its arrival time, so tests can check
-what was fetched, with which headers, and how far apart.
+hang after the headers. Every request is recorded with its arrival time (and, once answered,
+its span), so tests can check what was fetched, with which headers, how far apart and
+whether two were ever in progress at once. A server can listen on any loopback address
+(``127.0.0.2``...), so one test can stand up several portals on hosts of their own.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Page:
     # Statuses to answer before the real one, e.g. [503, 503]; each request takes one.
     statuses_first: list[int] = field(default_factory=list)
     etag: str | None = None
+    last_modified: str | None = None  # an HTTP date; If-Modified-Since with it answers 304
     # Misbehaviour: "hang" (headers, then nothing), "reset" (connection reset mid-body),
     # "short" (fewer bytes than Content-Length), "endless" (a body that never ends).
     fault: str | None = None
@@ -40,12 +43,23 @@ class Hit:
     headers: dict[str, str]
 
 
-class PortalServer:
-    """An HTTP server on 127.0.0.1 serving :attr:`pages`; use as a context manager."""
+@dataclass(frozen=True)
+class Span:
+    """When a request arrived and when its answer had been written."""
 
-    def __init__(self) -> None:
+    path: str
+    start: float
+    end: float
+
+
+class PortalServer:
+    """An HTTP server on a loopback address serving :attr:`pages`; use as a context manager."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.pages: dict[str, Page] = {}
         self.hits: list[Hit] = []
+        self.spans: list[Span] = []
+        self.not_modified = 0
         self._lock = threading.Lock()
         self._release = threading.Event()  # frees handlers that hang
         server = self
@@ -54,8 +68,16 @@ class PortalServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                start = time.monotonic()
+                try:
+                    self._answer(start)
+                finally:
+                    with server._lock:
+                        server.spans.append(Span(self.path, start, time.monotonic()))
+
+            def _answer(self, start: float) -> None:
                 with server._lock:
-                    server.hits.append(Hit(self.path, time.monotonic(), dict(self.headers.items())))
+                    server.hits.append(Hit(self.path, start, dict(self.headers.items())))
                     page = server.pages.get(self.path)
                     status = page.statuses_first.pop(0) if page and page.statuses_first else None
                 if page is None:
@@ -64,17 +86,20 @@ class PortalServer:
                 if status is not None:
                     self._send(status, b"busy", "text/plain", page.headers)
                     return
-                if page.etag and self.headers.get("If-None-Match") == page.etag:
-                    self._send(304, b"", page.content_type, {"ETag": page.etag})
+                validators = {"ETag": page.etag, "Last-Modified": page.last_modified}
+                validators = {k: v for k, v in validators.items() if v}
+                if (page.etag and self.headers.get("If-None-Match") == page.etag) or (
+                    not page.etag and page.last_modified and self.headers.get("If-Modified-Since") == page.last_modified
+                ):
+                    with server._lock:
+                        server.not_modified += 1
+                    self._send(304, b"", page.content_type, validators)
                     return
                 body = page.body.encode("utf-8") if isinstance(page.body, str) else page.body
                 if page.fault:
                     self._misbehave(page.fault, body, page.content_type)
                     return
-                extra = dict(page.headers)
-                if page.etag:
-                    extra["ETag"] = page.etag
-                self._send(page.status, body, page.content_type, extra)
+                self._send(page.status, body, page.content_type, {**page.headers, **validators})
 
             def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
                 self.send_response(status)
@@ -113,7 +138,8 @@ class PortalServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = host
+        self._httpd = ThreadingHTTPServer((host, 0), Handler)
         self._httpd.daemon_threads = True
         self._httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
 
@@ -123,7 +149,7 @@ class PortalServer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def paths(self) -> list[str]:
         return [hit.path for hit in self.hits]
