@@ -1,20 +1,26 @@
 """Nightly vnportals run: crawl every enabled portal, extract, validate, publish.
 
 ```
-plan ──> portal[slug] (one per portal, mapped):  crawl ──> extract
-                                                          │
-         validate <───────────────────────────────────────┘ (whatever was extracted)
-            └──> publish (emits the vnportals_articles Asset) ──> report
+plan ──> shard[first .. last] (mapped, a few dozen portals each):  crawl ──> extract
+   │                                                                           │
+   └──────> validate <─────────────────────────────────────────────────────────┘
+               └──> publish (emits the vnportals_articles Asset) ──> report
 ```
 
-* **plan** picks the portals: every enabled one, or the ``sites`` param of a manual run.
-* **crawl** runs Scrapy in its own process for one portal, in the crawl pool (at most as many
-  portals at once as the pool has slots); a failed crawl is retried with exponential
-  backoff, then shown failed under its portal's name, and the other portals go on.
-* **extract** turns that crawl's raw archive into a batch of articles.
+* **plan** picks the portals (every enabled one, or the ``sites`` param of a manual run) and
+  cuts them into shards of ``VNPORTALS_PORTALS_PER_TASK`` (25 by default; portals sharing a
+  host share a shard): a night of 700 portals is some thirty shards, not 1,400 tasks.
+* **crawl** crawls one shard's portals in one crawl step, in the crawl pool (at most as many
+  shards at once as the pool has slots). A portal whose crawl fails is recorded with why and
+  the others go on; the task then fails, so Airflow retries it with exponential backoff, and
+  the retry crawls only the portals that did not finish. The map index names the shard's
+  first and last portal; its log has one line per portal.
+* **extract** turns the raw archive of the shard's crawled portals into batches of
+  articles, once its shard's crawl is over however it ended (it skips what did not crawl).
 * **validate** runs the data-quality suites on the batches of every portal whose extraction
-  ended well: failing rows and the pages the extractor rejected are quarantined, and a
-  portal whose batch fails as a whole is recorded and left unpublished.
+  ended well, once every shard is over: failing rows and the pages the extractor rejected
+  are quarantined, and a portal whose batch fails as a whole is recorded and left
+  unpublished.
 * **publish** merges the batches of the portals that passed into the Parquet dataset and
   emits the Asset, with the run's numbers in the event's extra, so downstream DAGs can be
   scheduled on new articles.
@@ -23,10 +29,10 @@ plan ──> portal[slug] (one per portal, mapped):  crawl ──> extract
   published).
 
 Each task is one step of the run engine (:mod:`pipeline.engine`), which keeps the run's plan
-and a record of every step under the data dir; the next task reads them. The DAG file is thin
-and does no I/O while it is parsed: shape settings come from environment variables
-(:mod:`pipeline.airflow.settings`), the work from :mod:`pipeline.airflow.tasks`, imported
-inside each task.
+and a record of every step and portal under the data dir; the next task reads them. The DAG
+file is thin and does no I/O while it is parsed: shape settings come from environment
+variables (:mod:`pipeline.airflow.settings`), the work from :mod:`pipeline.airflow.tasks`,
+imported inside each task.
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ from pipeline.airflow.settings import dag_shape, default_args
 
 SHAPE = dag_shape()
 VN = "Asia/Ho_Chi_Minh"
+# A shard's map index is its label ("baolam .. uongbi (25 portals)"), read from the task's own
+# argument, so the Grid view names it while the task runs, not only once it ended.
+SHARD_LABEL = "{{ task.op_kwargs['shard']['label'] }}"
 
 # Named, not located: the data root is a run setting (it may come from a Variable), so the
 # dataset's path travels in each event's extra instead of the Asset's URI.
@@ -92,47 +101,47 @@ def _context() -> tuple[Any, Any, str]:
 )
 def vnportals_nightly() -> None:
     @task
-    def plan() -> list[str]:
+    def plan() -> list[dict[str, Any]]:
         from pipeline.airflow.tasks import plan_night
 
         settings, context, run_id = _context()
-        return plan_night(
-            context["params"].get("sites"),
-            settings,
-            run_id,
-            dag_id=context["dag"].dag_id,
-            dag_run_id=context["dag_run"].run_id,
+        return list(
+            plan_night(
+                context["params"].get("sites"),
+                settings,
+                run_id,
+                dag_id=context["dag"].dag_id,
+                dag_run_id=context["dag_run"].run_id,
+            )
         )
 
-    @task(
-        pool=SHAPE.crawl_pool,
-        execution_timeout=SHAPE.crawl_timeout,
-        map_index_template="{{ portal }}",
-    )
-    def crawl(slug: str) -> str:
-        from pipeline.airflow.tasks import crawl_portal
+    @task(pool=SHAPE.crawl_pool, execution_timeout=SHAPE.crawl_timeout, map_index_template=SHARD_LABEL)
+    def crawl(shard: dict[str, Any]) -> dict[str, Any]:
+        from pipeline.airflow.tasks import crawl_shard
 
-        settings, context, run_id = _context()
-        context["portal"] = slug  # type: ignore[typeddict-unknown-key]  # names the map index in the UI
-        crawl_portal(slug, run_id, settings, time_budget_s=SHAPE.crawl_time_budget_s)
-        return slug
+        settings, _, run_id = _context()
+        return crawl_shard(shard["portals"], run_id, settings, time_budget_s=SHAPE.crawl_time_budget_s)
 
-    @task(map_index_template="{{ portal }}")
-    def extract(slug: str) -> dict[str, Any]:
-        from pipeline.airflow.tasks import extract_portal
+    # Runs once its shard's crawl is over, however it ended: the portals that crawled go on.
+    @task(map_index_template=SHARD_LABEL, trigger_rule=TriggerRule.ALL_DONE)
+    def extract(shard: dict[str, Any]) -> dict[str, Any]:
+        from pipeline.airflow.tasks import extract_shard
 
-        settings, context, run_id = _context()
-        context["portal"] = slug  # type: ignore[typeddict-unknown-key]
-        return extract_portal(slug, run_id, settings)
+        settings, _, run_id = _context()
+        return extract_shard(shard["portals"], run_id, settings)
 
-    @task_group
-    def portal(slug: str) -> Any:
-        return extract(crawl(slug))
+    # Keyword arguments: the map index template reads the shard from the task's op_kwargs.
+    @task_group(group_id="shard")
+    def shard_steps(shard: dict[str, Any]) -> Any:
+        extracted = extract(shard=shard)
+        crawl(shard=shard) >> extracted
+        return extracted
 
-    # Runs once every portal is done, on whatever was extracted (the run's ledger says
-    # which): one failed portal never holds back the others.
+    # Runs once every shard is over, on whatever was extracted (the run's ledger says which):
+    # failed portals hold back nobody. The plan is upstream so that one success is there
+    # whenever the run was planned; nothing upstream is ever skipped (that would skip this).
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def validate(extracted: list[dict[str, Any]]) -> dict[str, Any]:
+    def validate(planned: list[dict[str, Any]], extracted: list[dict[str, Any]]) -> dict[str, Any]:
         from pipeline.airflow.tasks import validate_run
 
         settings, _, run_id = _context()
@@ -153,15 +162,15 @@ def vnportals_nightly() -> None:
 
     # Not retried: it fails on purpose, to mark the run failed when a portal failed.
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
-    def report(planned: list[str], extracted: list[dict[str, Any]]) -> dict[str, Any]:
+    def report(planned: list[dict[str, Any]], extracted: list[dict[str, Any]]) -> dict[str, Any]:
         from pipeline.airflow.tasks import report_run
 
         settings, _, run_id = _context()
         return report_run(run_id, settings)
 
     planned = plan()
-    extracted = portal.expand(slug=planned)
-    publish(validate(extracted)) >> report(planned, extracted)
+    extracted = shard_steps.expand(shard=planned)
+    publish(validate(planned, extracted)) >> report(planned, extracted)
 
 
 vnportals_nightly()

@@ -9,8 +9,13 @@ extracts now leave the quarantine for the dataset. ``vnportals reextract --from 
 does the same from the command line, through the same run engine.
 
 ```
-plan ──> reextract[slug] (mapped) ──> validate ──> publish (emits vnportals_articles) ──> report
+plan ──> reextract[first .. last] (mapped over shards of portals) ──> validate
+            ──> publish (emits vnportals_articles) ──> report
 ```
+
+The portals are cut into shards as the nightly DAG's are (``VNPORTALS_PORTALS_PER_TASK``); a
+shard's task re-extracts its portals one after the other, fails when any of them failed
+(the retry does only those), and validation goes on with the others.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from pipeline.airflow.settings import dag_shape, default_args
 
 SHAPE = dag_shape()
 VN = "Asia/Ho_Chi_Minh"
+# A shard's map index is its label, read from the task's own argument (see the nightly DAG).
+SHARD_LABEL = "{{ task.op_kwargs['shard']['label'] }}"
 
 # Named, not located: the data root is a run setting (it may come from a Variable), so the
 # dataset's path travels in each event's extra instead of the Asset's URI.
@@ -81,31 +88,34 @@ def _context() -> tuple[Any, Any, str]:
 )
 def vnportals_reextract() -> None:
     @task
-    def plan() -> list[str]:
+    def plan() -> list[dict[str, Any]]:
         from pipeline.airflow.tasks import plan_reextract
 
         settings, context, run_id = _context()
         params = context["params"]
-        return plan_reextract(
-            params.get("sites"),
-            params.get("date_from"),
-            params.get("date_to"),
-            settings,
-            run_id,
-            dag_id=context["dag"].dag_id,
-            dag_run_id=context["dag_run"].run_id,
+        return list(
+            plan_reextract(
+                params.get("sites"),
+                params.get("date_from"),
+                params.get("date_to"),
+                settings,
+                run_id,
+                dag_id=context["dag"].dag_id,
+                dag_run_id=context["dag_run"].run_id,
+            )
         )
 
-    @task(map_index_template="{{ portal }}")
-    def reextract(slug: str) -> dict[str, Any]:
-        from pipeline.airflow.tasks import extract_portal
+    @task(map_index_template=SHARD_LABEL)
+    def reextract(shard: dict[str, Any]) -> dict[str, Any]:
+        from pipeline.airflow.tasks import extract_shard
 
-        settings, context, run_id = _context()
-        context["portal"] = slug  # type: ignore[typeddict-unknown-key]
-        return extract_portal(slug, run_id, settings)
+        settings, _, run_id = _context()
+        return extract_shard(shard["portals"], run_id, settings)
 
+    # Once every shard is over, whichever failed; the plan is upstream so that one success is
+    # there whenever the run was planned.
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def validate(results: list[dict[str, Any]]) -> dict[str, Any]:
+    def validate(jobs: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
         from pipeline.airflow.tasks import validate_run
 
         settings, _, run_id = _context()
@@ -127,15 +137,15 @@ def vnportals_reextract() -> None:
 
     # Not retried: it fails on purpose, to mark the run failed when a portal failed.
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
-    def report(jobs: list[str], results: list[dict[str, Any]]) -> dict[str, Any]:
+    def report(jobs: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
         from pipeline.airflow.tasks import report_run
 
         settings, _, run_id = _context()
         return report_run(run_id, settings)
 
     jobs = plan()
-    results = reextract.expand(slug=jobs)
-    publish(validate(results)) >> report(jobs, results)
+    results = reextract.expand(shard=jobs)
+    publish(validate(jobs, results)) >> report(jobs, results)
 
 
 vnportals_reextract()

@@ -20,7 +20,7 @@ re-extraction of archived crawls (extract, validate, publish), or a single step.
    orchestrated the run but for its ``orchestrator`` field.
 
 The CLI runs the steps one after the other in one process (:meth:`Engine.run`); the Airflow
-tasks run each step for one portal or for all, in separate processes, and call
+tasks run each step for one shard of portals or for all, in separate processes, and call
 :meth:`Engine.finish` in the report task.
 """
 
@@ -576,3 +576,22 @@ class Engine:
             else:
                 self.publish(plan)
         return self.finish(plan)
+
+    # -- shards: a step for some of the plan's portals, done at most once -----------------------
+    def pending(self, plan: Plan, step: str, portals: Sequence[str]) -> list[str]:
+        """The portals (of those given) that ``step`` still has to do: ready for it, and with
+        no record of it that ended well after their earlier steps did. A shard's task (or its
+        retry) does only these, so a portal done in an earlier try is not done again, and one
+        whose earlier step was done again since is."""
+        earlier = plan.steps[: plan.steps.index(step)]
+        todo = []
+        for slug in self.ready(plan, step, portals):
+            record = self.record(plan, step, slug)
+            if record is None or not record.ok:
+                todo.append(slug)
+                continue
+            started = datetime.fromisoformat(record.started_at)
+            before = (self.record(plan, s, slug) for s in earlier)
+            if any(r is not None and r.finished_at and datetime.fromisoformat(r.finished_at) > started for r in before):
+                todo.append(slug)
+        return todo

@@ -16,6 +16,7 @@ import pytest
 
 from kernel.layout import DataLayout
 from pipeline.airflow.settings import SETTINGS, dag_shape, run_settings
+from pipeline.airflow.shards import Shard
 from pipeline.airflow.tasks import pipeline_run_id, plan_reextract
 from pipeline.engine import crawl_date
 from tests.support.airflow_support import DAGS, REPO
@@ -94,16 +95,16 @@ def test_no_cycles_and_the_expected_shape(dagbag: Any) -> None:
     nightly = dagbag.dags[NIGHTLY]
     assert {t.task_id for t in nightly.tasks} == {
         "plan",
-        "portal.crawl",
-        "portal.extract",
+        "shard.crawl",
+        "shard.extract",
         "validate",
         "publish",
         "report",
     }
     down = {t.task_id: {d.task_id for d in t.downstream_list} for t in nightly.tasks}
-    assert down["plan"] == {"portal.crawl", "report"}
-    assert down["portal.crawl"] == {"portal.extract"}
-    assert down["portal.extract"] == {"validate", "report"}
+    assert down["plan"] == {"shard.crawl", "shard.extract", "validate", "report"}
+    assert down["shard.crawl"] == {"shard.extract"}
+    assert down["shard.extract"] == {"validate", "report"}
     assert down["validate"] == {"publish"}
     assert down["publish"] == {"report"}
     assert down["report"] == set()
@@ -158,20 +159,26 @@ def test_every_task_retries_with_backoff_and_has_a_timeout(dagbag: Any) -> None:
             assert t.max_retry_delay == timedelta(hours=1), t.task_id
 
 
-def test_crawls_run_in_the_pool_one_mapped_task_per_portal(dagbag: Any) -> None:
-    nightly = dagbag.dags[NIGHTLY]
-    crawl = nightly.get_task("portal.crawl")
+def test_shards_are_mapped_tasks_named_by_their_portals_and_crawl_in_the_pool(dagbag: Any) -> None:
+    nightly, reextract = dagbag.dags[NIGHTLY], dagbag.dags[REEXTRACT]
+    crawl = nightly.get_task("shard.crawl")
     assert crawl.pool == "vnportals_crawl"
     assert crawl.execution_timeout == timedelta(hours=2)
-    assert crawl.map_index_template == "{{ portal }}"
-    assert type(nightly.task_group.get_child_by_label("portal")).__name__ == "MappedTaskGroup"
-    assert type(dagbag.dags[REEXTRACT].get_task("reextract")).__name__ == "DecoratedMappedOperator"
+    assert type(nightly.task_group.get_child_by_label("shard")).__name__ == "MappedTaskGroup"
+    assert type(reextract.get_task("reextract")).__name__ == "DecoratedMappedOperator"
+    for task in (crawl, nightly.get_task("shard.extract"), reextract.get_task("reextract")):
+        assert task.map_index_template == "{{ task.op_kwargs['shard']['label'] }}", task.task_id
     for t in nightly.tasks:
-        if t.task_id != "portal.crawl":
+        if t.task_id != "shard.crawl":
             assert t.pool == "default_pool", t.task_id
-    # One failed portal holds back nobody: validate runs on what was extracted, report on anything.
-    assert nightly.get_task("validate").trigger_rule.value == "all_done_min_one_success"
-    assert nightly.get_task("report").trigger_rule.value == "all_done"
+    # One failed portal holds back nobody: a shard's extraction follows its crawl however it
+    # ended, validate runs once the run was planned and every shard is over, report on anything.
+    assert nightly.get_task("shard.extract").trigger_rule.value == "all_done"
+    for dag in (nightly, reextract):
+        validate = dag.get_task("validate")
+        assert validate.trigger_rule.value == "all_done_min_one_success"
+        assert "plan" in validate.upstream_task_ids
+        assert dag.get_task("report").trigger_rule.value == "all_done"
 
 
 def test_publish_emits_the_articles_asset(dagbag: Any) -> None:
@@ -209,6 +216,16 @@ def test_run_settings_prefer_the_airflow_variable_then_the_environment(tmp_path:
     defaults = run_settings(lambda _name: None, {})
     assert defaults.data_dir == REPO / "data"
     assert defaults.mirror is None
+    assert defaults.portals_per_task == 25
+
+
+def test_portals_per_task_is_a_run_setting_and_a_bad_one_is_named() -> None:
+    assert run_settings(lambda _n: None, {"VNPORTALS_PORTALS_PER_TASK": "3"}).portals_per_task == 3
+    from_variable = run_settings({"VNPORTALS_PORTALS_PER_TASK": "40"}.get, {"VNPORTALS_PORTALS_PER_TASK": "3"})
+    assert from_variable.portals_per_task == 40
+    for bad in ("0", "many", "-2"):
+        with pytest.raises(ValueError, match=f"VNPORTALS_PORTALS_PER_TASK={bad!r}"):
+            run_settings(lambda _n: None, {"VNPORTALS_PORTALS_PER_TASK": bad})
 
 
 def test_readme_documents_every_setting_with_its_default() -> None:
@@ -244,13 +261,13 @@ def test_reextract_plan_picks_the_portals_and_days_asked_for(tmp_path: Path) -> 
     settings = run_settings(lambda _n: None, {"VNPORTALS_DATA_DIR": str(data)})
     said: list[str] = []
 
-    def reextract(wanted: list[str] | None, first: str | None, last: str | None, run: str) -> list[str]:
+    def reextract(wanted: list[str] | None, first: str | None, last: str | None, run: str) -> list[Shard]:
         return plan_reextract(
             wanted, first, last, settings, run, dag_id="vnportals_reextract", dag_run_id="manual__x", say=said.append
         )
 
     def plan(wanted: list[str] | None, first: str | None, last: str | None, run: str) -> dict[str, list[str]]:
-        portals = reextract(wanted, first, last, run)
+        portals = [slug for shard in reextract(wanted, first, last, run) for slug in shard["portals"]]
         batches = json.loads(DataLayout(data).run_plan_path(run).read_text("utf-8"))["batches"]
         assert portals == [slug for slug, runs in batches.items() if runs]
         return {slug: runs for slug, runs in batches.items() if runs}

@@ -2,9 +2,11 @@
 
 Two kinds of settings:
 
-* **Run settings** (data root, registry, mirror mode) are read when a task runs: an Airflow
+* **Run settings** (data root, registry, mirror mode, portals per task) are read when a task
+  runs: an Airflow
   Variable of the setting's name wins, then the environment variable of the same name, then
-  the default. Changing one in the UI (Admin > Variables) takes effect at the next task.
+  the default. Changing one in the UI (Admin > Variables) takes effect at the next task (the
+  portals per task at the next run's plan).
 * **Shape settings** (the crawl pool, retries, time limits) decide how the DAG is built, so
   they are read from the environment only: the DAG files must not touch the metadata
   database while they are parsed.
@@ -53,11 +55,18 @@ SETTINGS: tuple[Setting, ...] = (
         "the bundled offline mirror inside each crawl task; empty crawls the real portals",
         runtime=True,
     ),
+    Setting(
+        "VNPORTALS_PORTALS_PER_TASK",
+        "25",
+        "portals in one shard: each shard is one mapped crawl task (one crawl process for its "
+        "portals) and one mapped extract task; portals that share a host always share a shard",
+        runtime=True,
+    ),
     Setting("VNPORTALS_CRAWL_POOL", "vnportals_crawl", "Airflow pool the crawl tasks run in", runtime=False),
     Setting(
         "VNPORTALS_CRAWL_POOL_SLOTS",
         "4",
-        "portals crawling at once: the size the pool is created with when it does not exist "
+        "shards crawling at once: the size the pool is created with when it does not exist "
         "(change it later under Admin > Pools)",
         runtime=False,
     ),
@@ -68,7 +77,7 @@ SETTINGS: tuple[Setting, ...] = (
         "first retry delay in seconds; doubles on each retry (exponential backoff), at most an hour",
         runtime=False,
     ),
-    Setting("VNPORTALS_CRAWL_TIMEOUT_S", "7200", "execution timeout of one portal's crawl task", runtime=False),
+    Setting("VNPORTALS_CRAWL_TIMEOUT_S", "7200", "execution timeout of one shard's crawl task", runtime=False),
     Setting(
         "VNPORTALS_STEP_TIMEOUT_S",
         "3600",
@@ -89,8 +98,8 @@ def _env(name: str, environ: Mapping[str, str] | None = None) -> str:
     return env.get(name) or _BY_NAME[name].default
 
 
-def _positive_int(name: str, environ: Mapping[str, str] | None) -> int:
-    raw = _env(name, environ)
+def _positive_int(name: str, environ: Mapping[str, str] | None, raw: str | None = None) -> int:
+    raw = _env(name, environ) if raw is None else raw
     try:
         value = int(raw)
     except ValueError:
@@ -143,6 +152,7 @@ class RunSettings:
     data_dir: Path
     registry_dir: Path | None
     mirror: str | None  # a mirror server's URL, "bundled" (pipeline.mirror.BUNDLED), or None for the real portals
+    portals_per_task: int = 25
 
 
 VariableLookup = Callable[[str], str | None]
@@ -165,10 +175,15 @@ def run_settings(variable: VariableLookup = airflow_variable, environ: Mapping[s
 
     registry = get("VNPORTALS_REGISTRY")
     mirror = get("VNPORTALS_MIRROR_URL")
+    raw_per_task = get("VNPORTALS_PORTALS_PER_TASK")
+    per_task = _positive_int("VNPORTALS_PORTALS_PER_TASK", environ, raw_per_task)
+    if per_task < 1:
+        raise ValueError(f"VNPORTALS_PORTALS_PER_TASK={raw_per_task!r}: a shard needs at least one portal")
     return RunSettings(
         data_dir=Path(get("VNPORTALS_DATA_DIR")),
         registry_dir=Path(registry) if registry else None,
         mirror=mirror or None,
+        portals_per_task=per_task,
     )
 
 

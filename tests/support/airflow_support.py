@@ -86,6 +86,25 @@ INIT_COMMANDS = (["db", "migrate"], ["users", "create"])
 TEST_ONLY_FLAGS = {"airflow-triggerer": ["--skip-serve-logs"], "airflow-worker": ["--skip-serve-logs"]}
 
 
+#: A test's Celery worker's name: on one machine every worker has the same host name, so
+#: each reports this instead (:func:`worker_hostname`) as the host of the tasks it ran.
+WORKER_NAME = "VNPORTALS_TEST_WORKER"
+
+
+def worker_hostname() -> str:
+    """Airflow's ``hostname_callable`` for a test's workers: the worker's name."""
+    return os.environ[WORKER_NAME]
+
+
+def worker_env(env: dict[str, str], name: str) -> dict[str, str]:
+    """The environment of the test's Celery worker ``name``: its tasks name it as their host."""
+    return {
+        **env,
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",
+        WORKER_NAME: name,
+    }
+
+
 # -- processes ------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:
@@ -252,6 +271,18 @@ class AirflowApi:
         self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
         return str(run["dag_run_id"])
+
+    def set_variable(self, key: str, value: str) -> None:
+        self.request("POST", "/api/v2/variables", {"key": key, "value": value})
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
+        """The text of one try of a task instance's log, as the UI shows it."""
+        path = (
+            f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}/taskInstances/{task_id}"
+            f"/logs/{try_number}?map_index={map_index}&full_content=true"
+        )
+        content = self.request("GET", path)["content"]
+        return "\n".join(str(line.get("event", line)) if isinstance(line, dict) else str(line) for line in content)
 
     def wait_for_run(self, dag_id: str, run_id: str, cluster: Cluster, timeout: float = 420) -> str:
         deadline = time.monotonic() + timeout
