@@ -340,7 +340,8 @@ def test_a_page_rejected_once_and_extracted_later_leaves_quarantine_for_the_data
     registry, data, run_id = tmp_path / "sites", tmp_path / "data", "20261123T010000000000Z"
     registry.mkdir()
     config = (SITES_DIR / "longbien.toml").read_text("utf-8")
-    (registry / "longbien.toml").write_text(config + '\n[extract]\ndrop_xpaths = ["//p"]\n', "utf-8")
+    # A body hint that points at the wrong element: no article text on any page.
+    (registry / "longbien.toml").write_text(config + '\n[extract]\nbody_xpaths = ["//title"]\n', "utf-8")
     urls = archive_gold(data, "longbien", run_id)
 
     engine = Engine(data, registry)
@@ -350,7 +351,7 @@ def test_a_page_rejected_once_and_extracted_later_leaves_quarantine_for_the_data
     assert validated.failed_portals["longbien"].startswith(f"validate: batch of run {run_id} failed rejected_share")
     held = read_quarantine(DataLayout(data))
     assert sorted(held.column("url").to_pylist()) == sorted(urls)
-    assert set(held.column("rejection").to_pylist()) == {"not_article: 0 words"}
+    assert set(held.column("rejection").to_pylist()) == {"not_article: no text"}
     assert engine.run(engine.plan_publish(["longbien"])).data["publish"]["summary"]["new"] == 0  # nothing passed
 
     (registry / "longbien.toml").write_text(config, "utf-8")  # the rules are fixed
