@@ -18,7 +18,7 @@ from kernel.layout import DataLayout, new_run_id
 from kernel.registry import load_registry
 from pipeline.crawl import CrawlSummary, crawl_sites
 from pipeline.extract import read_warc
-from tests.portalserver import Page, PortalServer
+from tests.support.portalserver import Page, PortalServer
 from tests.test_incremental import article, listing
 
 pytestmark = pytest.mark.slow
