@@ -197,7 +197,8 @@ class _RefusingHandler(socketserver.BaseRequestHandler):
         except OSError:
             return
         assert isinstance(self.server, RefusingProxy)
-        self.server.requests.append(line.decode("latin-1"))
+        if line:  # a connection opened ahead of time (a browser's preconnect) and closed unused asks for nothing
+            self.server.requests.append(line.decode("latin-1"))
         self.request.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
 
