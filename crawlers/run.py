@@ -22,7 +22,7 @@ from scrapy.settings import Settings
 
 from crawlers import settings as project_settings
 from crawlers.spider import PortalSpider, trusted_hosts
-from kernel.registry import Site, load_registry
+from kernel.registry import Site, read_registry
 
 __all__ = ["crawl_settings", "main", "trusted_hosts"]
 
@@ -97,7 +97,7 @@ def crawl_settings(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawlers.run")
     parser.add_argument("--site", action="append", required=True, help="a portal to crawl (repeat for more)")
-    parser.add_argument("--registry", type=Path, default=None)
+    parser.add_argument("--registry", type=Path, action="append", help="a registry folder (repeat to combine)")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--mirror-url", default=None)
@@ -111,11 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-queue-max", type=int, default=None, help="requests kept in memory before spilling")
     args = parser.parse_args(argv)
 
-    registry = load_registry(args.registry)
-    unknown = [slug for slug in args.site if slug not in registry]
-    if unknown:
-        print(f"unknown portal {unknown[0]!r}", file=sys.stderr)
-        return 2
+    # Only the portals asked for need a good site config: another portal's broken file is
+    # the engine's to report, not a reason for this crawl to fail.
+    loaded = read_registry(args.registry)
+    registry = loaded.sites
+    for slug in args.site:
+        if slug not in registry:
+            print(loaded.broken.get(slug, f"unknown portal {slug!r}"), file=sys.stderr)
+            return 2
     sites = [registry[slug] for slug in dict.fromkeys(args.site)]
     deadline = args.deadline
     if deadline is None and args.time_budget:

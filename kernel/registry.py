@@ -25,9 +25,10 @@ the file (the template's, for a value the template brought) and the field.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -467,19 +468,89 @@ def load_site(path: Path, families: Mapping[str, Family] | None = None) -> Site:
     return site
 
 
-def load_registry(directory: Path | None = None, families: Mapping[str, Family] | None = None) -> dict[str, Site]:
-    """Load every ``*.toml`` in the directory (the bundled registry by default), by slug."""
-    directory = directory or SITES_DIR
-    if not directory.is_dir():
-        raise RegistryError(f"{directory}: registry folder not found")
+#: The word that stands for the bundled registry in a list of registry folders.
+BUNDLED_NAME = "bundled"
+
+#: One registry folder, several (combined), or None for the bundled one.
+Folders = Path | Sequence[Path] | None
+
+
+def registry_folders(folders: Folders = None) -> tuple[Path, ...]:
+    """The folders of a registry: the bundled one when None."""
+    if folders is None:
+        return (SITES_DIR,)
+    if isinstance(folders, Path):
+        return (folders,)
+    return tuple(folders) or (SITES_DIR,)
+
+
+def parse_folders(value: str, base: Path | None = None) -> tuple[Path, ...]:
+    """Registry folders written as one string (``VNPORTALS_REGISTRY``): separated like
+    ``PATH`` entries, ``bundled`` for the bundled registry, a relative folder taken against
+    ``base`` (the working directory by default)."""
+    base = base or Path.cwd()
+    found = []
+    for part in value.split(os.pathsep):
+        part = part.strip()
+        if part:
+            found.append(SITES_DIR if part == BUNDLED_NAME else (base / Path(part).expanduser()).absolute())
+    return tuple(found)
+
+
+def describe_folders(folders: Folders = None) -> str:
+    """The registry as a user reads it: 'the bundled registry' or its folders."""
+    names = [BUNDLED_NAME if f == SITES_DIR else str(f) for f in registry_folders(folders)]
+    return "the bundled registry" if names == [BUNDLED_NAME] else os.pathsep.join(names)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every portal of one or more registry folders: those that load, and those whose file is
+    broken, each with its one-line error (file and field), so that a broken portal fails alone."""
+
+    folders: tuple[Path, ...]
+    sites: dict[str, Site]
+    broken: dict[str, str]
+
+
+def read_registry(folders: Folders = None, families: Mapping[str, Family] | None = None) -> Registry:
+    """Load every ``*.toml`` of the folders (the bundled registry by default), keeping the
+    broken files' errors by slug instead of raising. A folder that is missing or holds no
+    portal at all is still an error for the whole registry; so is a slug found in two folders
+    (which of the two to crawl is not ours to guess), for that slug."""
+    dirs = registry_folders(folders)
     families = load_families() if families is None else families
     sites: dict[str, Site] = {}
-    for path in sorted(directory.glob("*.toml")):
-        site = load_site(path, families)
-        sites[site.slug] = site
-    if not sites:
-        raise RegistryError(f"{directory}: no site configs (*.toml) in the registry folder")
-    return sites
+    broken: dict[str, str] = {}
+    where: dict[str, Path] = {}
+    for directory in dirs:
+        if not directory.is_dir():
+            what = "not a folder" if directory.exists() else "registry folder not found"
+            raise RegistryError(f"{directory}: {what}")
+        paths = sorted(directory.glob("*.toml"))
+        if not paths:
+            raise RegistryError(f"{directory}: no site configs (*.toml) in the registry folder")
+        for path in paths:
+            slug = path.stem
+            if slug in where:
+                sites.pop(slug, None)
+                broken[slug] = f"{path}: portal {slug!r} is also defined in {where[slug]}; keep one of the two"
+                continue
+            where[slug] = path
+            try:
+                sites[slug] = load_site(path, families)
+            except RegistryError as exc:
+                broken[slug] = str(exc)
+    return Registry(folders=dirs, sites=sites, broken=broken)
+
+
+def load_registry(folders: Folders = None, families: Mapping[str, Family] | None = None) -> dict[str, Site]:
+    """Load every ``*.toml`` of the folders (the bundled registry by default), by slug; the
+    first broken file raises :class:`RegistryError`."""
+    registry = read_registry(folders, families)
+    if registry.broken:
+        raise RegistryError(next(iter(registry.broken.values())))
+    return registry.sites
 
 
 def select_sites(sites: dict[str, Site], wanted: list[str] | None) -> list[Site]:

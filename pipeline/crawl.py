@@ -25,7 +25,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from kernel.layout import DataLayout
-from kernel.registry import Site
+from kernel.registry import Folders, Site, registry_folders
 
 Progress = Callable[[str], None]
 
@@ -194,7 +194,7 @@ def crawl_sites(
     data_dir: Path,
     run_id: str,
     *,
-    registry_dir: Path | None = None,
+    registry_dir: Folders = None,
     mirror_url: str | None = None,
     parallel: int = DEFAULT_PARALLEL,
     time_budget_s: float | None = None,
@@ -208,7 +208,7 @@ def crawl_sites(
     reported as not started."""
     if not sites:
         return []
-    layout = DataLayout(data_dir)
+    layout = DataLayout(data_dir.absolute())
     say = progress or (lambda _msg: None)
     started = time.time()
     deadline = started + time_budget_s if time_budget_s is not None else None
@@ -308,7 +308,7 @@ def _start(
     sites: list[Site],
     layout: DataLayout,
     run_id: str,
-    registry_dir: Path | None,
+    registry_dir: Folders,
     mirror_url: str | None,
     parallel: int,
     deadline: float | None,
@@ -318,13 +318,17 @@ def _start(
     for site in sites:
         layout.warc_path(site.slug, run_id).parent.mkdir(parents=True, exist_ok=True)
     read_end, write_end = os.pipe()
-    cmd = [sys.executable, "-m", "crawlers.run", "--data-dir", str(layout.root), "--run-id", run_id]
+    # Every path is handed on absolute, so the crawl process does not care which folder it runs
+    # in; -P keeps that folder off its import path (python -m puts it first by default), so a
+    # user's own "crawlers" folder there cannot stand in for ours.
+    cmd = [sys.executable, "-P", "-m", "crawlers.run", "--data-dir", str(layout.root), "--run-id", run_id]
     for site in sites:
         cmd += ["--site", site.slug]
     cmd += ["--log-file", str(log_file), "--parallel", str(parallel), "--status-fd", str(write_end)]
     cmd += ["--queue-dir", str(layout.crawl_queue_dir(run_id, index))]
     if registry_dir is not None:
-        cmd += ["--registry", str(registry_dir)]
+        for folder in registry_folders(registry_dir):
+            cmd += ["--registry", str(folder.absolute())]
     if mirror_url:
         cmd += ["--mirror-url", mirror_url]
     contact = os.environ.get("VNPORTALS_CONTACT_URL")
@@ -339,7 +343,6 @@ def _start(
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             pass_fds=(write_end,),
-            cwd=str(Path(__file__).resolve().parents[1]),
         )
     os.close(write_end)
     return _Process(index, sites, popen, read_end, log_file, open_sites={s.slug for s in sites})

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.layout import DataLayout, new_run_id, run_time, write_atomic
-from kernel.registry import Site, load_registry, select_sites
+from kernel.registry import Folders, Registry, RegistryError, Site, describe_folders, read_registry, registry_folders
 from kernel.timestamps import VN_TZ
 from pipeline.crawl import crawl_sites
 from pipeline.extract import archived_runs, extract_batches
@@ -100,6 +101,8 @@ class Plan:
     orchestrator: dict[str, str]
     data_dir: str
     registry: str | None
+    # Chosen portals whose site config is broken, with its error: they fail, the others run.
+    broken: dict[str, str] = field(default_factory=dict)
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -119,6 +122,7 @@ class Plan:
             orchestrator={str(k): str(v) for k, v in data["orchestrator"].items()},
             data_dir=str(data["data_dir"]),
             registry=data.get("registry"),
+            broken={str(k): str(v) for k, v in data.get("broken", {}).items()},
         )
 
 
@@ -219,26 +223,49 @@ class RunReport:
 class Engine:
     """Plans runs, runs their steps and reports them, for one data dir and registry."""
 
-    def __init__(self, data_dir: Path, registry_dir: Path | None = None, progress: Progress = _quiet) -> None:
+    def __init__(self, data_dir: Path, registry_dir: Folders = None, progress: Progress = _quiet) -> None:
         self.layout = DataLayout(data_dir)
+        # One registry folder, several (their portals combined), or None for the bundled one.
         self.registry_dir = registry_dir
         self.progress = progress
-        self._sites: dict[str, Site] | None = None
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = read_registry(self.registry_dir)
+        return self._registry
 
     @property
     def sites(self) -> dict[str, Site]:
-        if self._sites is None:
-            self._sites = load_registry(self.registry_dir)
-        return self._sites
+        """The portals whose site config loads (a broken one is in ``registry.broken``)."""
+        return self.registry.sites
 
     def choose(self, wanted: Sequence[str] | None) -> list[Site]:
         """The portals named (surrounding spaces and empty names ignored), or every enabled one."""
+        return self._choose(wanted)[0]
+
+    def _choose(self, wanted: Sequence[str] | None) -> tuple[list[Site], dict[str, str]]:
+        """The portals chosen, and those chosen whose site config is broken (each with its
+        error): a broken portal is chosen when named, or, named or not, when no portal is
+        named (whether it is enabled cannot be read), and fails alone."""
         names = [w.strip() for w in wanted or [] if w.strip()]
-        chosen = select_sites(self.sites, names or None)
-        if not chosen:
-            where = self.registry_dir or "the bundled registry"
-            raise ValueError(f"no enabled portals in {where} (see 'vnportals sites')")
-        return chosen
+        sites, broken = self.registry.sites, self.registry.broken
+        where = describe_folders(self.registry_dir)
+        if not names:
+            chosen = [s for s in sites.values() if s.enabled]
+            if not chosen and not broken:
+                raise ValueError(f"no enabled portals in {where} (see 'vnportals sites')")
+            for slug, why in broken.items():
+                self.progress(f"plan: {slug}: broken site config, this portal fails and the others go on: {why}")
+            return chosen, dict(broken)
+        unknown = [w for w in names if w not in sites and w not in broken]
+        if unknown:
+            raise RegistryError(f"unknown portal {unknown[0]!r}; {where} has: {', '.join(sorted({*sites, *broken}))}")
+        for slug, why in broken.items():
+            if slug not in names:
+                self.progress(f"plan: {slug} (not in this run) has a broken site config: {why}")
+        return [sites[w] for w in dict.fromkeys(names) if w in sites], {w: broken[w] for w in names if w in broken}
 
     # -- planning ---------------------------------------------------------------------------
     def _plan(
@@ -248,26 +275,30 @@ class Engine:
         batches: dict[str, list[str]] | None,
         run_id: str | None,
         orchestrator: dict[str, str] | None,
+        broken: dict[str, str] | None = None,
     ) -> Plan:
         run_id = run_id or new_run_id()
         path = self.layout.run_plan_path(run_id)
         started = _now().isoformat()
         if path.exists():  # a retried plan (Airflow): the run started the first time
             started = str(json.loads(path.read_text(encoding="utf-8"))["started_at"])
+        broken = broken or {}
+        batches = batches if batches is not None else {s.slug: [run_id] for s in sites}
         plan = Plan(
             run_id=run_id,
             kind=kind,
-            portals=tuple(s.slug for s in sites),
-            batches=batches if batches is not None else {s.slug: [run_id] for s in sites},
+            portals=(*(s.slug for s in sites), *broken),
+            batches={**batches, **{slug: [] for slug in broken}},
             started_at=started,
             orchestrator=orchestrator or {"name": "python"},
             data_dir=str(self.layout.root),
-            registry=str(self.registry_dir) if self.registry_dir else None,
+            registry=os.pathsep.join(map(str, registry_folders(self.registry_dir))) if self.registry_dir else None,
+            broken=broken,
         )
         write_atomic(path, json.dumps(plan.to_json(), ensure_ascii=False, indent=1))
         work = sum(len(b) for b in plan.batches.values())
         self.progress(
-            f"plan: run {run_id} ({kind}: {', '.join(plan.steps)}): {len(sites)} portals, {work} batches "
+            f"plan: run {run_id} ({kind}: {', '.join(plan.steps)}): {len(plan.portals)} portals, {work} batches "
             f"({', '.join(plan.portals)})"
         )
         return plan
@@ -280,11 +311,13 @@ class Engine:
         orchestrator: dict[str, str] | None = None,
     ) -> Plan:
         """A night: every chosen portal is crawled, extracted, validated and published."""
-        return self._plan("night", self.choose(wanted), None, run_id, orchestrator)
+        sites, broken = self._choose(wanted)
+        return self._plan("night", sites, None, run_id, orchestrator, broken)
 
     def plan_crawl(self, wanted: Sequence[str] | None = None, *, orchestrator: dict[str, str] | None = None) -> Plan:
         """The crawl step alone: the chosen portals into the raw archive."""
-        return self._plan("crawl", self.choose(wanted), None, None, orchestrator)
+        sites, broken = self._choose(wanted)
+        return self._plan("crawl", sites, None, None, orchestrator, broken)
 
     def plan_extract(
         self,
@@ -306,7 +339,7 @@ class Engine:
         if first and last and first > last:
             raise ValueError(f"date_from {first} is after date_to {last}")
         by_date = first is not None or last is not None
-        sites = self.choose(wanted)
+        sites, broken = self._choose(wanted)
         batches: dict[str, list[str]] = {}
         for site in sites:
             runs = archived_runs(self.layout, site.slug, only_new=not (everything or by_date or kind == "reextract"))
@@ -320,7 +353,7 @@ class Engine:
             raise ValueError(
                 f"nothing to re-extract: no crawl runs from {span} in {self.layout.raw} for {len(sites)} portals"
             )
-        return self._plan(kind, sites, batches, run_id, orchestrator)
+        return self._plan(kind, sites, batches, run_id, orchestrator, broken)
 
     def plan_validate(
         self,
@@ -332,23 +365,23 @@ class Engine:
     ) -> Plan:
         """Validation of extracted batches: those not validated since they were extracted;
         one run's (``batch_run``); or every one (``everything``)."""
-        sites = self.choose(wanted)
+        sites, broken = self._choose(wanted)
         batches: dict[str, list[str]] = {s.slug: [] for s in sites}
         for run, found in pending_batches(self.layout, sites, batch_run, revalidate=everything).items():
             for site, _path in found:
                 batches[site.slug].append(run)
-        return self._plan("validate", sites, batches, None, orchestrator)
+        return self._plan("validate", sites, batches, None, orchestrator, broken)
 
     def plan_publish(self, wanted: Sequence[str] | None = None, *, orchestrator: dict[str, str] | None = None) -> Plan:
         """Publication of every validated batch of the chosen portals (what passed only)."""
-        sites = self.choose(wanted)
+        sites, broken = self._choose(wanted)
         waiting = [p for s in sites for p in self.layout.extracted_files(s.slug) if is_stale(self.layout, s.slug, p)]
         if waiting:
             self.progress(
                 f"plan: {len(waiting)} extracted batches not validated yet (run 'vnportals validate'), skipped"
             )
         batches = {s.slug: [DataLayout.run_id_of(p) for p in self.layout.validated_files(s.slug)] for s in sites}
-        return self._plan("publish", sites, batches, None, orchestrator)
+        return self._plan("publish", sites, batches, None, orchestrator, broken)
 
     def load_plan(self, run_id: str) -> Plan:
         path = self.layout.run_plan_path(run_id)
@@ -512,7 +545,9 @@ class Engine:
         reports: set[str] = set()
         for slug in plan.portals:
             entry: dict[str, Any] = {"outcome": DONE, "failure": None, "batches": plan.batches.get(slug, [])}
-            if not entry["batches"]:
+            if slug in plan.broken:
+                entry["failure"] = f"site config: {plan.broken[slug]}"
+            elif not entry["batches"]:
                 entry["outcome"] = NOTHING_TO_DO
             for step in (s for s in plan.steps if s in PORTAL_STEPS):
                 record = self.record(plan, step, slug)

@@ -279,18 +279,17 @@ def _write_split(
     verdict: Verdict,
     validated_at: datetime,
 ) -> tuple[int, int]:
-    """Quarantine first, then the validated batch, which marks the batch as done."""
+    """Quarantine first, then the validated batch, which marks the batch as done. A batch
+    with nothing to hold still gets its quarantine file, with no rows, so the quarantine is a
+    dataset that a query can read from the first validation on (and a batch validated again
+    after a fix leaves nothing held)."""
     passed, held = split_batch(articles, rejected, verdict)
-    quarantine = layout.quarantine_path(site, run_id)
-    if held.num_rows:
-        n = held.num_rows
-        held = held.append_column(QUARANTINE_SCHEMA.field("run_id"), pa.array([run_id] * n, pa.string()))
-        held = held.append_column(
-            QUARANTINE_SCHEMA.field("validated_at"), pa.array([validated_at] * n, pa.timestamp("us", tz="UTC"))
-        )
-        _write_parquet(layout, held, quarantine)
-    else:
-        quarantine.unlink(missing_ok=True)  # validated again after a fix: nothing left to hold
+    n = held.num_rows
+    held = held.append_column(QUARANTINE_SCHEMA.field("run_id"), pa.array([run_id] * n, pa.string()))
+    held = held.append_column(
+        QUARANTINE_SCHEMA.field("validated_at"), pa.array([validated_at] * n, pa.timestamp("us", tz="UTC"))
+    )
+    _write_parquet(layout, held, layout.quarantine_path(site, run_id))
     _write_parquet(layout, passed, layout.validated_path(site, run_id))
     return passed.num_rows, held.num_rows
 

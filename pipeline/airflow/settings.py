@@ -47,7 +47,13 @@ SETTINGS: tuple[Setting, ...] = (
         "(default: `data/` in the project folder, `/opt/vnportals/data` in the image)",
         runtime=True,
     ),
-    Setting("VNPORTALS_REGISTRY", "", "folder of site configs (default: the bundled `kernel/sites`)", runtime=True),
+    Setting(
+        "VNPORTALS_REGISTRY",
+        "",
+        "folder of site configs, or several separated by `:` (their portals combined; `bundled` is the "
+        "bundled registry); default: the bundled `kernel/sites`",
+        runtime=True,
+    ),
     Setting(
         "VNPORTALS_MIRROR_URL",
         "",
@@ -150,7 +156,7 @@ class RunSettings:
     """Where a task reads and writes, and whether it crawls the real portals or a mirror."""
 
     data_dir: Path
-    registry_dir: Path | None
+    registry_dir: tuple[Path, ...] | None
     mirror: str | None  # a mirror server's URL, "bundled" (pipeline.mirror.BUNDLED), or None for the real portals
     portals_per_task: int = 25
 
@@ -173,6 +179,8 @@ def run_settings(variable: VariableLookup = airflow_variable, environ: Mapping[s
         value = variable(name)
         return value.strip() if value and value.strip() else _env(name, environ)
 
+    from kernel.registry import parse_folders  # here, not at module level: the DAG files import this module
+
     registry = get("VNPORTALS_REGISTRY")
     mirror = get("VNPORTALS_MIRROR_URL")
     raw_per_task = get("VNPORTALS_PORTALS_PER_TASK")
@@ -180,8 +188,9 @@ def run_settings(variable: VariableLookup = airflow_variable, environ: Mapping[s
     if per_task < 1:
         raise ValueError(f"VNPORTALS_PORTALS_PER_TASK={raw_per_task!r}: a shard needs at least one portal")
     return RunSettings(
-        data_dir=Path(get("VNPORTALS_DATA_DIR")),
-        registry_dir=Path(registry) if registry else None,
+        # Relative values are taken against the task's working directory, once, here.
+        data_dir=Path(get("VNPORTALS_DATA_DIR")).expanduser().absolute(),
+        registry_dir=parse_folders(registry) or None,
         mirror=mirror or None,
         portals_per_task=per_task,
     )

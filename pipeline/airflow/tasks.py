@@ -120,7 +120,8 @@ def plan_reextract(
 
 
 def _shards(engine: Engine, plan: Plan, portals: list[str], settings: RunSettings, say: Say) -> list[Shard]:
-    shards = make_shards([engine.sites[slug] for slug in portals], settings.portals_per_task)
+    # A portal whose site config is broken is in the plan (it fails in the report) but in no shard.
+    shards = make_shards([engine.sites[slug] for slug in portals if slug not in plan.broken], settings.portals_per_task)
     say(
         f"plan: {len(portals)} portals in {len(shards)} shards of at most {settings.portals_per_task} "
         "(VNPORTALS_PORTALS_PER_TASK; portals that share a host share a shard)"
