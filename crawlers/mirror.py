@@ -8,6 +8,10 @@ Settings read:
   checks, links, the raw archive); only the wire goes to the mirror, with the portal's
   host name in the ``Host`` header, so the same site configs serve the demo, the tests and
   the real portals.
+
+A portal that is itself on this machine (a host of ``127.0.0.1``, ``localhost`` or ``::1``:
+a user's own test portal next to the bundled ones in ``vnportals demo``) is fetched
+directly: the mirror imitates remote portals only.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+
+#: Hosts that are on this machine already: never sent to the mirror.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def mirrored_url(url: str, mirror_url: str) -> str:
@@ -42,6 +50,8 @@ class MirrorDownloadHandler(HTTP11DownloadHandler):
         self._mirror_url: str = mirror
 
     async def download_request(self, request: Request) -> Response:
+        if (urlsplit(request.url).hostname or "") in LOOPBACK_HOSTS:
+            return await super().download_request(request)
         host = urlsplit(request.url).netloc
         wire = request.replace(url=mirrored_url(request.url, self._mirror_url))
         wire.headers[b"Host"] = host.encode("ascii")

@@ -62,6 +62,8 @@ class CrawlSummary:
     warc: str | None = None
     # Listing pages, feeds and sitemaps that had not changed (304, or the same body).
     listings_unchanged: int = 0
+    # The first URL that could not be fetched, and why: what a failed crawl's line names.
+    first_error: str | None = None
 
     def line(self) -> str:
         if not self.ok:
@@ -130,6 +132,8 @@ def _count(summary: CrawlSummary, event: dict[str, Any], statuses: Counter[str],
     elif outcome == "error":
         summary.errors += 1
         errors[str(event.get("error", "")).split(":", 1)[0]] += 1
+        if summary.first_error is None:
+            summary.first_error = f"{event.get('url')}: {event.get('error')}"
 
 
 def _last_error_line(log_file: Path) -> str:
@@ -236,6 +240,8 @@ def crawl_sites(
             summary.failure = "no page could be fetched: " + (
                 ", ".join(f"{k} x{v}" for k, v in summary.errors_by_kind.items()) or "nothing found"
             )
+            if summary.first_error:
+                summary.failure += f" (first: {summary.first_error})"
         layout.crawl_summary_path(slug, run_id).parent.mkdir(parents=True, exist_ok=True)
         layout.crawl_summary_path(slug, run_id).write_text(
             json.dumps(asdict(summary), ensure_ascii=False, indent=1), encoding="utf-8"

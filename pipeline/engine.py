@@ -62,6 +62,8 @@ STEPS: dict[str, tuple[str, ...]] = {
 PORTAL_STEPS = ("crawl", "extract", "validate")
 
 SUCCEEDED, PARTIAL, FAILED = "succeeded", "partial", "failed"
+#: The outcome of a run stopped before its end (Ctrl-C, or an error no step could hold).
+INTERRUPTED = "interrupted"
 DONE, NOTHING_TO_DO = "done", "nothing to do"
 
 
@@ -370,7 +372,18 @@ class Engine:
         for run, found in pending_batches(self.layout, sites, batch_run, revalidate=everything).items():
             for site, _path in found:
                 batches[site.slug].append(run)
+        if batch_run is not None and not any(batches.values()):
+            self._unknown_batch_run(batch_run, sites)
         return self._plan("validate", sites, batches, None, orchestrator, broken)
+
+    def _unknown_batch_run(self, batch_run: str, sites: list[Site]) -> None:
+        """Raise the error for a run id no chosen portal has a batch of, naming the latest ones."""
+        known = sorted({DataLayout.run_id_of(p) for s in sites for p in self.layout.extracted_files(s.slug)})
+        latest = f"the latest: {', '.join(known[-3:])}" if known else "there are none yet (run 'vnportals extract')"
+        raise ValueError(
+            f"run {batch_run}: no extracted batch of this run for the {len(sites)} portals chosen in "
+            f"{self.layout.extracted}; {latest}"
+        )
 
     def plan_publish(self, wanted: Sequence[str] | None = None, *, orchestrator: dict[str, str] | None = None) -> Plan:
         """Publication of every validated batch of the chosen portals (what passed only)."""
@@ -537,8 +550,10 @@ class Engine:
         return record
 
     # -- the report -----------------------------------------------------------------------------
-    def finish(self, plan: Plan) -> RunReport:
-        """Apply the failure policy to what the steps recorded and write ``runs/<run_id>.json``."""
+    def finish(self, plan: Plan, *, cut_short: bool = False) -> RunReport:
+        """Apply the failure policy to what the steps recorded and write ``runs/<run_id>.json``;
+        ``cut_short`` for a run stopped before its end (its outcome is ``interrupted``, each
+        portal's as far as it got)."""
         portals: dict[str, dict[str, Any]] = {}
         failed: dict[str, str] = {}
         publish = self.record(plan, "publish") if "publish" in plan.steps else None
@@ -576,7 +591,7 @@ class Engine:
                 failed[slug] = entry["failure"]
             portals[slug] = entry
         done = [p for p in portals.values() if p["outcome"] != FAILED]
-        outcome = SUCCEEDED if not failed else PARTIAL if done else FAILED
+        outcome = INTERRUPTED if cut_short else SUCCEEDED if not failed else PARTIAL if done else FAILED
         finished = _now()
         started = datetime.fromisoformat(plan.started_at)
         data = {

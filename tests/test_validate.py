@@ -116,8 +116,7 @@ def test_the_bundled_portals_real_articles_all_pass(tmp_path: Path) -> None:
     assert len(summary.passed) == 8
     # Nothing held, yet every batch has its quarantine file: the README's query works on day one.
     held = duckdb.sql(
-        f"SELECT count(*) FROM read_parquet("
-        f"'{DataLayout(tmp_path).quarantine}/**/*.parquet', hive_partitioning = true)"
+        f"SELECT count(*) FROM read_parquet('{DataLayout(tmp_path).quarantine}/**/*.parquet', hive_partitioning = true)"
     ).fetchall()
     assert held == [(0,)]
     assert len(list(DataLayout(tmp_path).quarantine.glob("run_date=*/*.parquet"))) == len(sites)
