@@ -204,4 +204,3 @@ def test_sites_new_refuses_what_it_cannot_write(tmp_path: Path, capsys: Capture)
     assert main(["sites", "new", "xa", "--registry", str(mine)]) == 2
     assert "already exists" in one_error_line(capsys)
     assert not (SITES_DIR / "xa.toml").exists()
-
