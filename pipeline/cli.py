@@ -294,6 +294,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _run(engine, plan, url)
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """``vnportals airflow start|stop``: a local Airflow with laptop settings (pipeline.airflow.local)."""
+    from pipeline.airflow.local import LocalAirflow, LocalAirflowError
+
+    raw_home = args.airflow_home or os.environ.get("AIRFLOW_HOME", "").strip() or "airflow-home"
+    local = LocalAirflow((Path.cwd() / Path(raw_home).expanduser()).absolute())
+    try:
+        if args.action == "stop":
+            if not local.stop(say=_say):
+                _say(f"airflow: nothing of {local.home} was running")
+            return OK
+        usable_data_dir(args.data_dir)
+        environ = dict(os.environ)
+        if args.registry:
+            environ["VNPORTALS_REGISTRY"] = os.pathsep.join(str(f) for f in args.registry)
+        url = local.start(
+            args.data_dir,
+            port=args.port,
+            parallelism=args.parallelism,
+            mirror=args.mirror,
+            environ=environ,
+            say=_say,
+        )
+    except LocalAirflowError as exc:
+        raise MachineError(str(exc)) from exc
+    _say(f"airflow: the UI is on {url}; log in as admin, the password is in")
+    _say(f"  {local.home / 'simple_auth_manager_passwords.json.generated'}")
+    _say("airflow: unpause vnportals_nightly and press Trigger; the data goes to " + str(args.data_dir))
+    _say("airflow: stop every process of it with: vnportals airflow stop" + _home_option(args))
+    return OK
+
+
+def _home_option(args: argparse.Namespace) -> str:
+    return f" --airflow-home {args.airflow_home}" if args.airflow_home else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
     parser = argparse.ArgumentParser(
@@ -332,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run": ("crawl, extract, validate and publish: one night", cmd_run),
         "reextract": ("extract archived crawls again, validate and publish them: no fetching", cmd_reextract),
         "demo": ("serve the bundled offline mirror and run a night against it", cmd_demo),
+        "airflow": ("start or stop a local Airflow with laptop settings (see the README)", cmd_airflow),
     }
     for name, (help_text, func) in commands.items():
         p = sub.add_parser(
@@ -349,6 +386,18 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--family", default=None, help="the new portal's CMS family (default: generic)")
             p.add_argument("--domain", default=None, help="the new portal's host name (default: a placeholder)")
             p.add_argument("--show", metavar="SLUG", default=None, help="print the portal's effective config as TOML")
+        if name == "airflow":
+            p.add_argument("action", choices=["start", "stop"])
+            p.add_argument(
+                "--airflow-home", default=None, help="AIRFLOW_HOME (default: $AIRFLOW_HOME, else ./airflow-home)"
+            )
+            p.add_argument("--port", type=int, default=8080, help="the API server's port on 127.0.0.1 (default 8080)")
+            p.add_argument("--parallelism", type=int, default=2, help="task processes at once (default 2)")
+            p.add_argument(
+                "--mirror",
+                default=None,
+                help="VNPORTALS_MIRROR_URL of the tasks: 'bundled' crawls the offline mirror (default: real portals)",
+            )
         if name in ("crawl", "run"):
             p.add_argument("--mirror-url", default=None, help="answer every request from this mirror server (testing)")
         if name == "extract":
