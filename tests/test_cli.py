@@ -111,5 +111,6 @@ def test_an_unreachable_portal_fails_with_a_reason_and_the_run_goes_on(tmp_path:
     result = run_cli("run", "--registry", str(registry), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "crawl    dead: FAILED: no page could be fetched" in result.stdout
+    assert "(first: http://127.0.0.1:9/" in result.stdout  # the failure names the URL
     assert "(night) failed: 0 of 1 portals done, 1 failed" in result.stdout
     assert "failed portals:\n  dead: crawl: no page could be fetched" in result.stdout
