@@ -226,7 +226,9 @@ class Engine:
     """Plans runs, runs their steps and reports them, for one data dir and registry."""
 
     def __init__(self, data_dir: Path, registry_dir: Folders = None, progress: Progress = _quiet) -> None:
-        self.layout = DataLayout(data_dir)
+        # Absolute from here on: the crawl processes and Great Expectations' stores are handed
+        # this path, and must not depend on the folder they run in.
+        self.layout = DataLayout(data_dir.absolute())
         # One registry folder, several (their portals combined), or None for the bundled one.
         self.registry_dir = registry_dir
         self.progress = progress

@@ -15,6 +15,7 @@ import pytest
 
 from kernel.registry import SITES_DIR, load_registry
 from pipeline.cli import EXIT_CODES, main, resolve_paths
+from pipeline.engine import Engine
 
 Capture = pytest.CaptureFixture[str]
 
@@ -157,6 +158,8 @@ def test_relative_paths_are_taken_against_the_working_directory(
     default = argparse.Namespace(data_dir=None, registry=None)
     resolve_paths(default, {})
     assert default.data_dir == tmp_path / "data" and default.registry is None
+    # The engine under the DAGs and the Python API takes a relative data dir the same way.
+    assert Engine(Path("rel/data")).layout.root == tmp_path / "rel" / "data"
 
 
 # -- version and help -------------------------------------------------------------------------------
