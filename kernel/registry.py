@@ -20,7 +20,10 @@ Two forms are read relative to the portal, in templates and portal files alike:
   ``https://<first domain>``.
 
 This module loads the files into typed, validated :class:`Site` objects; every error names
-the file (the template's, for a value the template brought) and the field.
+the file (the template's, for a value the template brought) and the field. A registry is one
+folder or several, combined (a user's own folder next to the bundled one):
+:func:`read_registry` keeps each broken file's error apart, so that a broken portal fails
+alone; :func:`load_registry` refuses the first one.
 """
 
 from __future__ import annotations
