@@ -42,9 +42,9 @@ OK, PORTAL_FAILED, USAGE, ENVIRONMENT, INTERRUPTED = 0, 1, 2, 3, 130
 #: Every exit status, as ``--help`` and the README give them.
 EXIT_CODES: dict[int, str] = {
     OK: "every portal done",
-    PORTAL_FAILED: "some portal failed (its crawl, extraction or validation); the others were published",
+    PORTAL_FAILED: "some portal failed (its crawl, extraction, validation or site config); the others were published",
     USAGE: "usage or configuration error: a bad option, an unknown portal or run id, a broken or missing registry",
-    ENVIRONMENT: "environment error: the data dir is a file, cannot be created or written, the disk is full",
+    ENVIRONMENT: "environment error: the data dir is a file, cannot be created or written; a local Airflow is running",
     INTERRUPTED: "interrupted (Ctrl-C); the run's summary is written with outcome 'interrupted'",
 }
 EXAMPLES = """\
