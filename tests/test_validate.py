@@ -425,7 +425,7 @@ def test_cli_validate_exit_status_and_report(tmp_path: Path) -> None:
     assert "nonempty_body_share" in failed.stdout
     assert f"validation report: {DataLayout(tmp_path).data_docs_index(RUN)}" in failed.stdout
     bad_run = run_cli(*args, "--run", "yesterday", timeout=300)
-    assert bad_run.returncode == 2 and "not a run id: 'yesterday'" in bad_run.stderr
+    assert bad_run.returncode == 2 and "--run 'yesterday' is not a run id" in bad_run.stderr
 
 
 @pytest.mark.slow
