@@ -29,7 +29,8 @@ from typing import Any
 from kernel.layout import new_run_id
 from pipeline.airflow.settings import RunSettings
 from pipeline.airflow.shards import Shard, make_shards, shard_label
-from pipeline.engine import Engine, Plan
+from pipeline.engine import Engine
+from pipeline.ledger import Plan
 from pipeline.mirror import serving
 
 log = logging.getLogger("vnportals")
