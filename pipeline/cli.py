@@ -6,19 +6,27 @@ bundled ``kernel/sites`` by default). Each command that works on the data is one
 engine: it prints what each step does as it goes, then the run's report, and writes the
 run's summary to ``runs/<run_id>.json``. Exit status: 0 when every portal is done, 1 when
 some portal failed (the others were published), 2 for a usage or configuration error (one
-line naming the portal, file, field or URL), 130 when interrupted.
+line naming the portal, file, field or URL), 3 when the data dir is in use by another run,
+130 when interrupted.
+
+The commands that work on the data hold the data dir's run lock (:mod:`pipeline.run_lock`)
+for their whole run: one run at a time per data dir. ``vnportals status`` only reads.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
+from kernel.layout import DataLayout
 from kernel.registry import RegistryError, effective_config, load_registry, select_sites
 from pipeline.engine import Engine, RunReport
 from pipeline.mirror import BUNDLED, serving
+from pipeline.run_lock import DataDirBusyError, run_lock
+from pipeline.status import status_lines
 
 
 class CliError(Exception):
@@ -125,12 +133,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _report(report)
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    portals = [s.slug for s in engine.choose(_wanted(args))]
+    for line in status_lines(engine.layout, portals):
+        _say(line)
+    return 0
+
+
+#: The commands that change the data dir: they hold its run lock.
+WRITERS = frozenset({"crawl", "extract", "reextract", "validate", "publish", "run", "demo"})
+
+
+def _data_dir_lock(args: argparse.Namespace) -> AbstractContextManager[None]:
+    if args.command not in WRITERS:
+        return nullcontext()
+    return _held(args)
+
+
+@contextmanager
+def _held(args: argparse.Namespace) -> Iterator[None]:
+    """The data dir's run lock for this command; raises DataDirBusyError when another run has it."""
+    layout = DataLayout(args.data_dir.absolute())
+    with run_lock(layout, command=f"vnportals {args.command}") as taken_over:
+        if taken_over is not None:
+            _say(
+                f"run lock of data dir {layout.root}: taken over from {taken_over.describe()}, "
+                "which ended without releasing it"
+            )
+        yield
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vnportals",
         description="Crawl, clean, validate and publish articles from Vietnamese news portals.",
         epilog="exit status: 0 every portal done, 1 some portal failed (the others published), "
-        "2 usage or configuration error, 130 interrupted",
+        "2 usage or configuration error, 3 the data dir is in use by another run, 130 interrupted",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -156,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run": ("crawl, extract, validate and publish: one night", cmd_run),
         "reextract": ("extract archived crawls again, validate and publish them: no fetching", cmd_reextract),
         "demo": ("serve the bundled offline mirror and run a night against it", cmd_demo),
+        "status": (
+            "per portal: the last complete night, what is unfinished, what the next run resumes",
+            cmd_status,
+        ),
     }
     for name, (help_text, func) in commands.items():
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -180,7 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with _data_dir_lock(args):
+            return int(args.func(args))
+    except DataDirBusyError as exc:
+        print(f"vnportals: error: {exc}", file=sys.stderr)
+        return 3
     except (CliError, RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"vnportals: error: {exc}", file=sys.stderr)
         return 2

@@ -39,6 +39,7 @@ from typing import Any
 from kernel.layout import DataLayout, new_run_id, run_time, write_atomic
 from kernel.registry import Site, load_registry, select_sites
 from kernel.timestamps import VN_TZ
+from pipeline import run_lock
 from pipeline.balance import portal_balance
 from pipeline.crawl import crawl_sites
 from pipeline.extract import archived_runs, extract_batches
@@ -196,6 +197,7 @@ class Engine:
         resume: tuple[Leftover, ...] = (),
     ) -> Plan:
         run_id = run_id or new_run_id()
+        run_lock.claim(self.layout, run_id)
         path = self.layout.run_plan_path(run_id)
         started = _now().isoformat()
         if path.exists():  # a retried plan (Airflow): the run started the first time

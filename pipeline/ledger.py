@@ -298,10 +298,13 @@ def _next_step(layout: DataLayout, progress: BatchProgress) -> tuple[str, int | 
     return None  # never archived anything: nothing is known that is not fetched again
 
 
-def leftovers(layout: DataLayout, portals: list[str], *, exclude: str | None = None) -> list[Leftover]:
+def leftovers(
+    layout: DataLayout, portals: list[str], *, exclude: str | None = None, settle: bool = True
+) -> list[Leftover]:
     """The batches of these portals that earlier runs (all but ``exclude``) left unfinished,
     oldest first, with the step each goes on from; WARCs no run planned and never extracted
-    are among them. Runs found done are marked settled on the way."""
+    are among them. Runs found done are marked settled on the way (unless ``settle`` is
+    False: a look that writes nothing)."""
     plans = [p for p in read_plans(layout) if p.run_id != exclude]
     open_runs = [p for p in plans if not _settled(layout, p.run_id)]
     covered = {(s, b) for p in open_runs for s in p.portals for b in p.batches.get(s, [])}
@@ -320,7 +323,7 @@ def leftovers(layout: DataLayout, portals: list[str], *, exclude: str | None = N
             if batch == exclude or (site, batch) in every or layout.extracted_path(site, batch).exists():
                 continue
             found.append(Leftover(site, batch, "extract", batch))
-    for plan in open_runs:
+    for plan in open_runs if settle else []:
         keys = [(s, b) for s in plan.portals for b in plan.batches.get(s, [])]
         if any(next_steps[key] is not None for key in keys):
             continue
