@@ -136,7 +136,10 @@ def test_each_task_logs_its_numbers_and_the_run_summary_is_written(night: tuple[
     data, result, _ = night
     out = result["output"]
     # The CLI's wording, one line per step and portal, and each shard's portals at its end.
-    assert "crawl longbien: 12 pages kept (5 listings/feeds, 0 more unchanged; articles 7 new, 0 changed, 0 unchanged" in out
+    assert (
+        "crawl longbien: 12 pages kept (5 listings/feeds, 0 more unchanged; articles 7 new, 0 changed, 0 unchanged"
+        in out
+    )
     assert "extract longbien: 7 articles from 7 article pages (0 rejected, 0 failed)" in out
     assert "crawl shard kinhtedothi .. namdan (3 portals): 3 ok, 0 failed, 0 not ready" in out
     assert "  ok        longbien: 12 pages kept" in out
