@@ -9,7 +9,8 @@ A kill point is a condition on the killed run's files, polled every few millisec
 ``crawl`` (its WARC holds an article of the night), ``crawl-committed`` (a portal's crawl
 record says ok), ``extract``/``validate`` (a portal's record of the step says running),
 ``extract-committed``/``validate-committed`` (says ok), ``publish`` (the publish record says
-running), ``publish-committed`` (says ok: killed before the report).
+running), ``publish-committed`` (says ok: killed before the report); or ``at:S``, S seconds
+after the run started (for a benchmark spreading kills over a night's duration).
 """
 
 from __future__ import annotations
@@ -163,7 +164,9 @@ def _new_run(layout: DataLayout, known: set[str]) -> str | None:
     return max(fresh) if fresh else None
 
 
-def _reached(layout: DataLayout, run_id: str, point: str) -> bool:
+def _reached(layout: DataLayout, run_id: str, point: str, elapsed: float) -> bool:
+    if point.startswith("at:"):
+        return elapsed >= float(point[3:])
     step, _, committed = point.partition("-")
     wanted = "ok" if committed else "running"
     if step == "publish":
@@ -203,7 +206,7 @@ def killed_night(portals: Portals, data: Path, point: str, timeout_s: float = 30
     try:
         while time.monotonic() - start < timeout_s and proc.poll() is None:
             run_id = run_id or _new_run(layout, known)
-            if run_id is not None and _reached(layout, run_id, point):
+            if run_id is not None and _reached(layout, run_id, point, time.monotonic() - start):
                 reached = True
                 break
             time.sleep(0.002)
