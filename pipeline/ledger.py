@@ -16,10 +16,12 @@ ledger to find what the next night must roll forward:
 * validated with rows passing but not published since: publish it.
 
 A step that ended in an error (an exception, a batch that could not be validated, a failed
-publish) is tried again by the next run; a batch whose validation failed as a whole has its
-verdict (its rows are in quarantine) and is done. Re-extracting a batch starts it over at
-validation. A run whose batches are all done gets ``runs/<run_id>/settled.json``, so the
-ledger read at the start of each run stays in proportion to what is unfinished.
+publish) is tried again by the next run, once (:data:`MAX_TRIES`; then it is left for a
+``reextract`` or ``validate --run`` by hand, and ``vnportals status`` names it); a batch
+whose validation failed as a whole has its verdict (its rows are in quarantine) and is done.
+Re-extracting a batch starts it over at validation. A run whose batches are all done gets
+``runs/<run_id>/settled.json``, so the ledger read at the start of each run stays in
+proportion to what is unfinished.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ STEPS: dict[str, tuple[str, ...]] = {
 }
 #: The steps a batch goes through, in order.
 BATCH_STEPS = ("crawl", "extract", "validate", "publish")
+#: Runs in a row in which a batch's step may end in an error before the nights stop trying
+#: it (the run where it failed, and the next): a WARC that cannot be read fails the same way
+#: every night, and ``vnportals reextract`` or ``validate --run`` redoes it once fixed.
+MAX_TRIES = 2
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,23 @@ class BatchProgress:
     reached: str | None = None  # the last step that ended well (crawl: it was crawled, however it ended)
     quarantined_whole: bool = False  # validated, and failed as a whole: its rows are in quarantine
     runs: list[str] = field(default_factory=list)
+    # Runs in a row whose next step for the batch ended in an error, and the last error.
+    failed_tries: int = 0
+    last_failure: str | None = None
+
+    @property
+    def given_up(self) -> bool:
+        return self.failed_tries >= MAX_TRIES
+
+    def stopped(self, record: StepRecord | None) -> None:
+        """The batch's next step did not end well in a run: an error counts as a try (a
+        step killed, or one that never ran for it, does not)."""
+        if record is not None and record.state == "failed":
+            self.failed_tries += 1
+            self.last_failure = f"{record.step}: {record.failure}"
+
+    def advanced(self, step: str) -> None:
+        self.reached, self.failed_tries, self.last_failure = step, 0, None
 
 
 class _Records:
@@ -235,21 +258,24 @@ def _advance(progress: BatchProgress, plan: Plan, records: _Records) -> None:
         return
     for step in plan.steps[plan.steps.index(entry) :]:
         if step == "crawl":
-            progress.reached = "crawl"  # whatever the crawl's end, its WARC holds what it archived
+            progress.advanced("crawl")  # whatever the crawl's end, its WARC holds what it archived
             record = records.get("crawl", site)
             if record is None or not record.ok:
                 return
         elif step == "extract":
             record = records.get("extract", site)
             if record is None or not record.ok:
+                progress.stopped(record)
                 return
-            progress.reached, progress.quarantined_whole = "extract", False
+            progress.advanced("extract")
+            progress.quarantined_whole = False
         elif step == "validate":
             record = records.get("validate", site)
             found = [b for b in (record.summary or [] if record else []) if b.get("run_id") == batch]
             if not found or found[-1].get("error") is not None:
+                progress.stopped(record)
                 return
-            progress.reached = "validate"
+            progress.advanced("validate")
             progress.quarantined_whole = bool(found[-1].get("batch_failures"))
             if record is None or not record.ok:
                 return  # the portal was not published in this run
@@ -257,8 +283,9 @@ def _advance(progress: BatchProgress, plan: Plan, records: _Records) -> None:
             record = records.get("publish", None)
             published = record.summary.get("portals", []) if record and record.ok and record.summary else []
             if site not in published:
+                progress.stopped(record)
                 return
-            progress.reached = "publish"
+            progress.advanced("publish")
 
 
 def batch_progress(
@@ -284,7 +311,7 @@ def _next_step(layout: DataLayout, progress: BatchProgress) -> tuple[str, int | 
     or None when it is done, or has nothing to go on with."""
     site, batch = progress.portal, progress.batch
     reached = progress.reached
-    if reached == "publish" or (reached == "validate" and progress.quarantined_whole):
+    if reached == "publish" or (reached == "validate" and progress.quarantined_whole) or progress.given_up:
         return None
     if reached == "validate":
         validated = layout.validated_path(site, batch)
@@ -298,13 +325,20 @@ def _next_step(layout: DataLayout, progress: BatchProgress) -> tuple[str, int | 
     return None  # never archived anything: nothing is known that is not fetched again
 
 
-def leftovers(
-    layout: DataLayout, portals: list[str], *, exclude: str | None = None, settle: bool = True
-) -> list[Leftover]:
-    """The batches of these portals that earlier runs (all but ``exclude``) left unfinished,
-    oldest first, with the step each goes on from; WARCs no run planned and never extracted
-    are among them. Runs found done are marked settled on the way (unless ``settle`` is
-    False: a look that writes nothing)."""
+@dataclass(frozen=True)
+class Survey:
+    """The ledger read for some portals: what to roll forward, and what the nights gave up on."""
+
+    leftovers: list[Leftover]
+    # (portal, batch, the last error) of batches whose step failed MAX_TRIES runs in a row.
+    given_up: list[tuple[str, str, str]]
+
+
+def survey(layout: DataLayout, portals: list[str], *, exclude: str | None = None, settle: bool = True) -> Survey:
+    """Read the ledger of every run but ``exclude`` for these portals: the batches earlier
+    runs left unfinished, oldest first, with the step each goes on from (WARCs no run
+    planned and never extracted among them), and the batches given up on. Runs found done
+    are marked settled on the way (unless ``settle`` is False: a look that writes nothing)."""
     plans = [p for p in read_plans(layout) if p.run_id != exclude]
     open_runs = [p for p in plans if not _settled(layout, p.run_id)]
     covered = {(s, b) for p in open_runs for s in p.portals for b in p.batches.get(s, [])}
@@ -325,11 +359,19 @@ def leftovers(
             found.append(Leftover(site, batch, "extract", batch))
     for plan in open_runs if settle else []:
         keys = [(s, b) for s in plan.portals for b in plan.batches.get(s, [])]
-        if any(next_steps[key] is not None for key in keys):
+        if any(next_steps[key] is not None or progress[key].given_up for key in keys):
             continue
         # A run without a summary may be under way (a DAG run between tasks): settled only
         # once each of its batches has positively reached its end.
         ended = all(progress[key].reached == "publish" or progress[key].quarantined_whole for key in keys)
         if ended or layout.run_summary_path(plan.run_id).exists():
             write_atomic(layout.run_settled_path(plan.run_id), json.dumps({"run_id": plan.run_id}) + "\n")
-    return sorted(found, key=lambda left: (left.batch, left.portal))
+    stuck = [(k[0], k[1], str(v.last_failure)) for k, v in sorted(progress.items()) if v.given_up and k[0] in wanted]
+    return Survey(sorted(found, key=lambda left: (left.batch, left.portal)), stuck)
+
+
+def leftovers(
+    layout: DataLayout, portals: list[str], *, exclude: str | None = None, settle: bool = True
+) -> list[Leftover]:
+    """What the next night rolls forward for these portals (see :func:`survey`)."""
+    return survey(layout, portals, exclude=exclude, settle=settle).leftovers

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.layout import DataLayout
-from pipeline.ledger import Leftover, Plan, leftovers, read_plans
+from pipeline.ledger import MAX_TRIES, Leftover, Plan, read_plans, survey
 from pipeline.run_lock import is_held, read_holder
 
 
@@ -27,6 +27,7 @@ class PortalStatus:
     last_failure: tuple[str, str] | None = None  # (run id, why) of a later run that failed it
     unfinished: list[str] = field(default_factory=list)  # run ids without a summary
     resume: list[Leftover] = field(default_factory=list)
+    given_up: list[tuple[str, str]] = field(default_factory=list)  # (batch, the last error)
 
     def lines(self) -> list[str]:
         if self.last_night:
@@ -42,6 +43,11 @@ class PortalStatus:
             out += [f"  next run resumes {r.line().removeprefix(self.portal + ': ')}" for r in self.resume]
         else:
             out.append("  next run resumes: nothing (every batch is done)")
+        for batch, why in self.given_up:
+            out.append(
+                f"  given up: batch {batch} failed {MAX_TRIES} nights in a row ({why}); "
+                "redo it by hand once fixed (vnportals reextract, or validate --run)"
+            )
         return out
 
 
@@ -71,8 +77,11 @@ def portal_statuses(layout: DataLayout, portals: list[str]) -> list[PortalStatus
             elif plan.kind == "night" and entry.get("outcome") == "done":
                 status.last_night, status.last_night_finished = plan.run_id, str(summary.get("finished_at"))
                 status.last_failure = None
-    for left in leftovers(layout, portals, settle=False):
+    looked = survey(layout, portals, settle=False)
+    for left in looked.leftovers:
         found[left.portal].resume.append(left)
+    for slug, batch, why in looked.given_up:
+        found[slug].given_up.append((batch, why))
     # A run without a summary whose batches the next run takes over is only history.
     for status in found.values():
         covered = {r.left_by for r in status.resume} | {r.batch for r in status.resume}

@@ -13,7 +13,7 @@ import pytest
 from crawlers.archive import RawArchive
 from kernel.layout import DataLayout
 from pipeline.engine import Engine, Leftover, Plan, StepRecord
-from pipeline.ledger import read_plans, write_record
+from pipeline.ledger import read_plans, survey, write_record
 from pipeline.storage import read_articles
 from tests.support.raw_archive import archive_gold
 
@@ -127,3 +127,24 @@ def test_a_warc_no_run_planned_is_extracted_by_the_next_night(tmp_path: Path) ->
     plan = Engine(data).plan_night(["uongbi", "longbien"], run_id=R2)
     assert plan.resume == (Leftover("uongbi", R1, "extract", R1),)
     assert plan.batches == {"uongbi": [R1, R2], "longbien": [R2]}
+
+
+def test_a_step_that_fails_two_nights_in_a_row_is_given_up_and_named(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    layout = DataLayout(data)
+    damaged = layout.warc_path("namdan", R1)
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a WARC file")  # fails the same way every night
+    engine = Engine(data)
+    for run_id in (R1, R2):
+        plan = engine.plan_night(["namdan"], run_id=run_id)
+        if run_id == R2:
+            RawArchive(layout, "namdan", R2).close()
+        crawled(data, plan, "namdan", 0)
+        (record,) = engine.extract(plan)
+        assert record.state == "failed" and "not a readable WARC" in str(record.failure)
+    # Tried by the night it failed in and the next: the third night leaves it, and says so.
+    assert engine.plan_night(["namdan"], run_id=R3).resume == (Leftover("namdan", R2, "extract", R2),)
+    looked = survey(layout, ["namdan"], exclude=R3)
+    assert [(site, batch) for site, batch, _why in looked.given_up] == [("namdan", R1)]
+    assert looked.given_up[0][2].startswith(f"extract: ValueError: {damaged}: not a readable WARC")
