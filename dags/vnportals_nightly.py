@@ -7,9 +7,11 @@ plan ──> shard[first .. last] (mapped, a few dozen portals each):  crawl ─
                └──> publish (emits the vnportals_articles Asset) ──> report
 ```
 
-* **plan** picks the portals (every enabled one, or the ``sites`` param of a manual run) and
-  cuts them into shards of ``VNPORTALS_PORTALS_PER_TASK`` (25 by default; portals sharing a
-  host share a shard): a night of 700 portals is some thirty shards, not 1,400 tasks.
+* **plan** picks the portals (every enabled one, or the ``sites`` param of a manual run),
+  adds the batches earlier runs left unfinished (a killed run's WARC, a batch not validated
+  or not published: the run ledger says which), and cuts them into shards of
+  ``VNPORTALS_PORTALS_PER_TASK`` (25 by default; portals sharing a host share a shard): a
+  night of 700 portals is some thirty shards, not 1,400 tasks.
 * **crawl** crawls one shard's portals in one crawl step, in the crawl pool (at most as many
   shards at once as the pool has slots). A portal whose crawl fails is recorded with why and
   the others go on; the task then fails, so Airflow retries it with exponential backoff, and

@@ -23,6 +23,8 @@ scraped text, so nothing a page says can place a file outside the data dir.
 <data>/runs/<run_id>/plan.json            what the run set out to do (portals, batches, steps)
 <data>/runs/<run_id>/<step>/<site>.json   what one step did for one portal (the run's ledger)
 <data>/runs/<run_id>/<step>.json          what a step of the whole run did (publish)
+<data>/runs/<run_id>/settled.json         every batch of the run is done (the ledger skips it)
+<data>/.run.lock, .run.lock.json          the run lock (one run at a time) and who holds it
 <data>/state/<site>/crawl.sqlite          the crawl's memory of every URL it kept
 <data>/state/<site>/repetition.json       paragraphs counted per run, for site-level repetition
 <data>/state/<site>/article_counts.json   articles per run, for the count check
@@ -269,6 +271,20 @@ class DataLayout:
 
     def run_plan_path(self, run_id: str) -> Path:
         return self.run_ledger(run_id) / "plan.json"
+
+    def run_settled_path(self, run_id: str) -> Path:
+        """Written once every batch of the run is done: the ledger need not be read for it again."""
+        return self.run_ledger(run_id) / "settled.json"
+
+    @property
+    def run_lock_path(self) -> Path:
+        """Held (``flock``) by the run that works on this data dir."""
+        return self.root / ".run.lock"
+
+    @property
+    def run_lock_holder_path(self) -> Path:
+        """Who holds the run lock: run id, PID, host, start time."""
+        return self.root / ".run.lock.json"
 
     def step_record_path(self, run_id: str, step: str, site: str | None = None) -> Path:
         """The record of one step of a run, for one portal or (``site`` None) the whole run."""

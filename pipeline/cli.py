@@ -9,6 +9,9 @@ works on the data is one run of the engine: it prints what each step does as it 
 the run's report, and writes the run's summary to ``runs/<run_id>.json`` (also when the run
 is interrupted). Every error a user can cause is one line on stderr and an exit status of
 :data:`EXIT_CODES`.
+
+The commands that work on the data hold the data dir's run lock (:mod:`pipeline.run_lock`)
+for their whole run: one run at a time per data dir; ``vnportals status`` only reads.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -37,6 +41,8 @@ from kernel.registry import (
 )
 from pipeline.engine import Engine, Plan, RunReport
 from pipeline.mirror import BUNDLED, serving
+from pipeline.run_lock import DataDirBusyError, run_lock
+from pipeline.status import status_lines
 
 OK, PORTAL_FAILED, USAGE, ENVIRONMENT, INTERRUPTED = 0, 1, 2, 3, 130
 #: Every exit status, as ``--help`` and the README give them.
@@ -44,7 +50,10 @@ EXIT_CODES: dict[int, str] = {
     OK: "every portal done",
     PORTAL_FAILED: "some portal failed (its crawl, extraction, validation or site config); the others were published",
     USAGE: "usage or configuration error: a bad option, an unknown portal or run id, a broken or missing registry",
-    ENVIRONMENT: "environment error: the data dir is a file, cannot be created or written; a local Airflow is running",
+    ENVIRONMENT: (
+        "environment error: the data dir is a file, cannot be created or written, or is in use by another run; "
+        "a local Airflow is running"
+    ),
     INTERRUPTED: "interrupted (Ctrl-C); the run's summary is written with outcome 'interrupted'",
 }
 EXAMPLES = """\
@@ -330,6 +339,38 @@ def _home_option(args: argparse.Namespace) -> str:
     return f" --airflow-home {args.airflow_home}" if args.airflow_home else ""
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    portals = [s.slug for s in engine.choose(_wanted(args))]
+    for line in status_lines(engine.layout, portals):
+        _say(line)
+    return OK
+
+
+#: The commands that change the data dir: they hold its run lock.
+WRITERS = frozenset({"crawl", "extract", "reextract", "validate", "publish", "run", "demo"})
+
+
+def _data_dir_lock(args: argparse.Namespace) -> AbstractContextManager[None]:
+    if args.command not in WRITERS:
+        return nullcontext()
+    usable_data_dir(args.data_dir)  # one line and exit 3 for a data dir that cannot hold the lock
+    return _held(args)
+
+
+@contextmanager
+def _held(args: argparse.Namespace) -> Iterator[None]:
+    """The data dir's run lock for this command; raises DataDirBusyError when another run has it."""
+    layout = DataLayout(args.data_dir.absolute())
+    with run_lock(layout, command=f"vnportals {args.command}") as taken_over:
+        if taken_over is not None:
+            _say(
+                f"run lock of data dir {layout.root}: taken over from {taken_over.describe()}, "
+                "which ended without releasing it"
+            )
+        yield
+
+
 def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
     parser = argparse.ArgumentParser(
@@ -369,6 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
         "reextract": ("extract archived crawls again, validate and publish them: no fetching", cmd_reextract),
         "demo": ("serve the bundled offline mirror and run a night against it", cmd_demo),
         "airflow": ("start or stop a local Airflow with laptop settings (see the README)", cmd_airflow),
+        "status": (
+            "per portal: the last complete night, what is unfinished, what the next run resumes",
+            cmd_status,
+        ),
     }
     for name, (help_text, func) in commands.items():
         p = sub.add_parser(
@@ -417,7 +462,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         resolve_paths(args)
-        return int(args.func(args))
+        with _data_dir_lock(args):
+            return int(args.func(args))
+    except DataDirBusyError as exc:
+        print(f"vnportals: error: {exc}", file=sys.stderr)
+        return ENVIRONMENT
     except (CliError, RegistryError, FileNotFoundError, ValueError) as exc:
         print(f"vnportals: error: {exc}", file=sys.stderr)
         return USAGE

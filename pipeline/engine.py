@@ -32,7 +32,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -40,24 +40,21 @@ from typing import Any
 from kernel.layout import DataLayout, new_run_id, run_time, write_atomic
 from kernel.registry import Folders, Registry, RegistryError, Site, describe_folders, read_registry, registry_folders
 from kernel.timestamps import VN_TZ
+from pipeline import run_lock
+from pipeline.balance import portal_balance
 from pipeline.crawl import crawl_sites
 from pipeline.extract import archived_runs, extract_batches
+from pipeline.ledger import STEPS, Leftover, Plan, StepRecord, leftovers, read_record, write_record
 from pipeline.storage import publish as publish_batches
 from pipeline.validate import is_stale, pending_batches, validate_batches
+
+# Plan and StepRecord live with the ledger; the engine is where callers find them.
+__all__ = ["STEPS", "Engine", "Leftover", "Plan", "RunReport", "StepRecord", "crawl_date", "parse_day"]
 
 Progress = Callable[[str], None]
 
 log = logging.getLogger(__name__)
 
-#: The steps of each kind of run, in order.
-STEPS: dict[str, tuple[str, ...]] = {
-    "night": ("crawl", "extract", "validate", "publish"),
-    "reextract": ("extract", "validate", "publish"),
-    "crawl": ("crawl",),
-    "extract": ("extract",),
-    "validate": ("validate",),
-    "publish": ("publish",),
-}
 #: Steps with a record per portal; publish has one record for the run.
 PORTAL_STEPS = ("crawl", "extract", "validate")
 
@@ -88,68 +85,6 @@ def parse_day(value: str | None, name: str) -> date | None:
         return date.fromisoformat(str(value).strip())
     except ValueError:
         raise ValueError(f"{name}={value!r}: not a date (YYYY-MM-DD)") from None
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a run sets out to do."""
-
-    run_id: str
-    kind: str
-    portals: tuple[str, ...]
-    # The batches (crawl run ids) each portal's steps work on; a night's is its own run.
-    batches: dict[str, list[str]]
-    started_at: str
-    orchestrator: dict[str, str]
-    data_dir: str
-    registry: str | None
-    # Chosen portals whose site config is broken, with its error: they fail, the others run.
-    broken: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def steps(self) -> tuple[str, ...]:
-        return STEPS[self.kind]
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "portals": list(self.portals), "steps": list(self.steps)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Plan:
-        return cls(
-            run_id=str(data["run_id"]),
-            kind=str(data["kind"]),
-            portals=tuple(data["portals"]),
-            batches={str(k): [str(r) for r in v] for k, v in data["batches"].items()},
-            started_at=str(data["started_at"]),
-            orchestrator={str(k): str(v) for k, v in data["orchestrator"].items()},
-            data_dir=str(data["data_dir"]),
-            registry=data.get("registry"),
-            broken={str(k): str(v) for k, v in data.get("broken", {}).items()},
-        )
-
-
-@dataclass
-class StepRecord:
-    """What one step did for one portal (``site``), or for the whole run (publish)."""
-
-    step: str
-    site: str | None
-    state: str  # "running", "ok" or "failed"
-    started_at: str
-    finished_at: str | None = None
-    duration_s: float | None = None
-    failure: str | None = None
-    # The step's summary type as plain values, and its lines in the step's one wording.
-    summary: Any = None
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "ok"
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StepRecord:
-        return cls(**data)
 
 
 @dataclass
@@ -190,6 +125,10 @@ class RunReport:
     def lines(self) -> list[str]:
         """The report for people: the headline, each step's lines, the failed portals."""
         out = [self.headline()]
+        rolled = [Leftover.from_json(r) for r in self.data.get("rolled_forward", [])]
+        if rolled:
+            out.append(f"rolled forward {len(rolled)} batches that earlier runs left unfinished:")
+            out += [f"  {r.line()}" for r in rolled]
         for step in STEPS[self.data["kind"]]:
             if step == "publish":
                 record = self.data["publish"]
@@ -211,6 +150,10 @@ class RunReport:
         out.append(f"raw archive:      {layout.raw}")
         out.append(f"quarantine:       {layout.quarantine}  (hive partitions run_date=YYYY-MM-DD)")
         out.append(f"run summary:      {self.path}")
+        balance = self.data.get("balance", {})
+        if balance:
+            out.append("balance per portal (article pages fetched = published + quarantined + failed):")
+            out += [f"  {b['line']}" for b in balance.values()]
         return out
 
     def failure_message(self) -> str:
@@ -280,8 +223,10 @@ class Engine:
         run_id: str | None,
         orchestrator: dict[str, str] | None,
         broken: dict[str, str] | None = None,
+        resume: tuple[Leftover, ...] = (),
     ) -> Plan:
         run_id = run_id or new_run_id()
+        run_lock.claim(self.layout, run_id)
         path = self.layout.run_plan_path(run_id)
         started = _now().isoformat()
         if path.exists():  # a retried plan (Airflow): the run started the first time
@@ -298,13 +243,16 @@ class Engine:
             data_dir=str(self.layout.root),
             registry=os.pathsep.join(map(str, registry_folders(self.registry_dir))) if self.registry_dir else None,
             broken=broken,
+            resume=resume,
         )
-        write_atomic(path, json.dumps(plan.to_json(), ensure_ascii=False, indent=1))
+        write_atomic(path, json.dumps(plan.to_json(), ensure_ascii=False, indent=1), durable=True)
         work = sum(len(b) for b in plan.batches.values())
         self.progress(
             f"plan: run {run_id} ({kind}: {', '.join(plan.steps)}): {len(plan.portals)} portals, {work} batches "
             f"({', '.join(plan.portals)})"
         )
+        for leftover in resume:
+            self.progress(f"plan: rolling forward {leftover.line()}")
         return plan
 
     def plan_night(
@@ -314,9 +262,19 @@ class Engine:
         run_id: str | None = None,
         orchestrator: dict[str, str] | None = None,
     ) -> Plan:
-        """A night: every chosen portal is crawled, extracted, validated and published."""
+        """A night: every chosen portal is crawled, extracted, validated and published; and
+        first, what earlier runs left unfinished of these portals' batches (a WARC not
+        extracted, a batch not validated or not published) is rolled forward from the step
+        it reached."""
         sites, broken = self._choose(wanted)
-        return self._plan("night", sites, None, run_id, orchestrator, broken)
+        run_id = run_id or new_run_id()
+        left = tuple(leftovers(self.layout, [s.slug for s in sites], exclude=run_id))
+        batches = {s.slug: [x.batch for x in left if x.portal == s.slug] + [run_id] for s in sites}
+        return self._plan("night", sites, batches, run_id, orchestrator, broken, resume=left)
+
+    def unfinished(self, wanted: Sequence[str] | None = None) -> list[Leftover]:
+        """What the next night will roll forward for these portals (all enabled by default)."""
+        return leftovers(self.layout, [s.slug for s in self.choose(wanted)])
 
     def plan_crawl(self, wanted: Sequence[str] | None = None, *, orchestrator: dict[str, str] | None = None) -> Plan:
         """The crawl step alone: the chosen portals into the raw archive."""
@@ -406,14 +364,10 @@ class Engine:
 
     # -- the ledger --------------------------------------------------------------------------
     def _write(self, plan: Plan, record: StepRecord) -> None:
-        path = self.layout.step_record_path(plan.run_id, record.step, record.site)
-        write_atomic(path, json.dumps(asdict(record), ensure_ascii=False, indent=1, default=str))
+        write_record(self.layout, plan.run_id, record)
 
     def record(self, plan: Plan, step: str, site: str | None = None) -> StepRecord | None:
-        path = self.layout.step_record_path(plan.run_id, step, site)
-        if not path.exists():
-            return None
-        return StepRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+        return read_record(self.layout, plan.run_id, step, site)
 
     @contextmanager
     def _step(self, plan: Plan, step: str, site: str | None) -> Iterator[StepRecord]:
@@ -506,7 +460,7 @@ class Engine:
         for slug in self.ready(plan, "extract", portals):
             with self._step(plan, "extract", slug) as record:
                 records.append(record)
-                summary = extract_batches(self.sites[slug], self.layout.root, plan.batches[slug])
+                summary = extract_batches(self.sites[slug], self.layout.root, plan.batches_for("extract", slug))
                 record.summary, record.lines = asdict(summary), [summary.line()]
                 self.progress("extract " + summary.line())
         return records
@@ -518,7 +472,7 @@ class Engine:
         runs: dict[str, list[tuple[Site, Path]]] = {}
         with self._steps(plan, "validate", slugs) as records:
             for slug in slugs:
-                for run in plan.batches[slug]:
+                for run in plan.batches_for("validate", slug):
                     path = self.layout.extracted_path(slug, run)
                     if path.exists():
                         runs.setdefault(run, []).append((self.sites[slug], path))
@@ -540,7 +494,7 @@ class Engine:
         """Merge the validated batches of the portals that passed into the dataset; None
         when no portal has anything to publish."""
         slugs = self.ready(plan, "publish", portals)
-        batches = [self.layout.validated_path(s, run) for s in slugs for run in plan.batches[s]]
+        batches = [self.layout.validated_path(s, run) for s in slugs for run in plan.batches_for("publish", s)]
         batches = [path for path in batches if path.exists()]
         if not batches:
             self.progress("publish: nothing to publish")
@@ -560,14 +514,16 @@ class Engine:
         failed: dict[str, str] = {}
         publish = self.record(plan, "publish") if "publish" in plan.steps else None
         reports: set[str] = set()
+        balances: dict[str, dict[str, Any]] = {}
         for slug in plan.portals:
             entry: dict[str, Any] = {"outcome": DONE, "failure": None, "batches": plan.batches.get(slug, [])}
             if slug in plan.broken:
                 entry["failure"] = f"site config: {plan.broken[slug]}"
             elif not entry["batches"]:
                 entry["outcome"] = NOTHING_TO_DO
+            records = {s: self.record(plan, s, slug) for s in plan.steps if s in PORTAL_STEPS}
             for step in (s for s in plan.steps if s in PORTAL_STEPS):
-                record = self.record(plan, step, slug)
+                record = records[step]
                 entry[step] = asdict(record) if record else None
                 if record is not None and step == "validate":
                     reports.update(str(b["report"]) for b in record.summary or [] if b.get("report"))
@@ -588,12 +544,22 @@ class Engine:
                     entry["failure"] = f"publish: started at {publish.started_at} and never finished"
                 elif not publish.ok:
                     entry["failure"] = f"publish: {publish.failure}"
+            balance = portal_balance(self.layout, plan, slug, records, publish)
+            balances[slug] = {**balance.to_json(), "line": balance.line()}
+            if not balance.holds:
+                # Pages lost between steps: the run fails, whatever else went well.
+                entry["failure"] = "; ".join(filter(None, [entry["failure"], f"balance: {balance.gap()}"]))
             if entry["failure"]:
                 entry["outcome"] = FAILED
                 failed[slug] = entry["failure"]
             portals[slug] = entry
         done = [p for p in portals.values() if p["outcome"] != FAILED]
-        outcome = INTERRUPTED if cut_short else SUCCEEDED if not failed else PARTIAL if done else FAILED
+        if cut_short:
+            outcome = INTERRUPTED
+        elif not all(b["holds"] for b in balances.values()):
+            outcome = FAILED
+        else:
+            outcome = SUCCEEDED if not failed else PARTIAL if done else FAILED
         finished = _now()
         started = datetime.fromisoformat(plan.started_at)
         data = {
@@ -611,6 +577,8 @@ class Engine:
             "failed_portals": failed,
             "publish": asdict(publish) if publish else None,
             "validation_reports": sorted(reports),
+            "rolled_forward": [asdict(r) for r in plan.resume],
+            "balance": balances,
         }
         path = self.layout.run_summary_path(plan.run_id)
         write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1, default=str))

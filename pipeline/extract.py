@@ -57,6 +57,8 @@ class ExtractSummary:
     failed: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     batches: list[str] = field(default_factory=list)
+    # Article pages read from each batch's WARC (what the run's balance starts from).
+    pages_by_batch: dict[str, int] = field(default_factory=dict)
 
     def add(self, part: ExtractSummary) -> None:
         """Count another batch of the same portal in."""
@@ -67,6 +69,7 @@ class ExtractSummary:
         for reason, count in part.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + count
         self.batches += part.batches
+        self.pages_by_batch.update(part.pages_by_batch)
 
     def count(self, found: Article | Rejection) -> None:
         self.pages += 1
@@ -180,6 +183,7 @@ def extract_warc(
             found.append((page, result))
     _write_batch(site, warc, out, layout, found, extracted_at)
     summary.batches.append(DataLayout.run_id_of(warc))
+    summary.pages_by_batch[DataLayout.run_id_of(warc)] = summary.pages
     return summary
 
 

@@ -69,6 +69,9 @@ class PortalValidation:
     quarantined: int = 0
     failed_rows: dict[str, int] = field(default_factory=dict)
     rejections: dict[str, int] = field(default_factory=dict)
+    # Quarantined rows by what they failed (the names joined with "+", or the extractor's
+    # reason): every quarantined row counted once, for the run's balance.
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
     batch_failures: list[BatchFailure] = field(default_factory=list)
     error: str | None = None
     report: str | None = None
@@ -340,6 +343,17 @@ def _report_page(docs: Path, site: str) -> Path | None:
     return pages[-1] if pages else None
 
 
+def quarantine_reasons(articles: int, rejected: pa.Table, verdict: Verdict) -> dict[str, int]:
+    """Each quarantined row once, under what it failed: an article under the names of the
+    expectations it failed (joined with "+"), a rejected page under the extractor's reason."""
+    reasons: Counter[str] = Counter(
+        "+".join(verdict.failed_expectations(i)) for i in range(articles) if not verdict.passes(i)
+    )
+    for reason, count in rejection_counts(rejected).items():
+        reasons[f"{REJECTED_BY_EXTRACTOR}: {reason}"] += count
+    return dict(sorted(reasons.items()))
+
+
 def validate_run(
     layout: DataLayout, run_id: str, batches: list[tuple[Site, Path]], progress: Progress = _quiet
 ) -> tuple[list[PortalValidation], Path]:
@@ -378,6 +392,7 @@ def validate_run(
             portal.pages, portal.rejected = table.num_rows, rejected.num_rows
             portal.passed, portal.quarantined = passed, quarantined
             portal.failed_rows, portal.rejections = failed_rows, rejection_counts(rejected)
+            portal.quarantine_reasons = quarantine_reasons(articles.num_rows, rejected, verdict)
             portal.batch_failures = verdict.batch_failures
             entries[site.slug] = {
                 **{k: v for k, v in asdict(portal).items() if k not in ("site", "run_id", "report", "report_page")},

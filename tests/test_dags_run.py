@@ -164,7 +164,8 @@ TIMING = {"started_at", "finished_at", "duration_s", "peak_memory_mb", "bytes_wr
 def comparable(value: Any, run_id: str, data: Path) -> Any:
     """A run summary with its clocks dropped and its run id and data dir named alike."""
     if isinstance(value, dict):
-        return {k: comparable(v, run_id, data) for k, v in value.items() if k not in TIMING}
+        # Keys too: some name a batch by its run id (an extraction's pages per batch).
+        return {comparable(k, run_id, data): comparable(v, run_id, data) for k, v in value.items() if k not in TIMING}
     if isinstance(value, list):
         return [comparable(v, run_id, data) for v in value]
     if isinstance(value, str):

@@ -34,6 +34,8 @@ SUMMARY_FIELDS = {
     "failed_portals",
     "publish",
     "validation_reports",
+    "rolled_forward",
+    "balance",
 }
 
 

@@ -14,6 +14,11 @@ portal, and fails (so that Airflow retries it with backoff) when any of them fai
 retry does only those, and once out of retries the shard stays red in the Grid view while
 the next step goes on with the portals that worked.
 
+Every task holds the data dir's run lock while it works (:mod:`pipeline.run_lock`), waiting
+for it up to :data:`LOCK_WAIT_S` (a manual ``vnportals run`` may hold it): the shard tasks
+share it with each other, the run-wide ones hold it alone, so a CLI run and a DAG run never
+interleave their steps.
+
 A run's pipeline id is derived from the Airflow run's ``run_after`` time, so every task of
 one DAG run agrees on it, and a retried or cleared task writes over its own files instead
 of starting a second batch.
@@ -22,15 +27,18 @@ of starting a second batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from kernel.layout import new_run_id
+from kernel.layout import DataLayout, new_run_id
 from pipeline.airflow.settings import RunSettings
 from pipeline.airflow.shards import Shard, make_shards, shard_label
-from pipeline.engine import Engine, Plan
+from pipeline.engine import Engine
+from pipeline.ledger import Plan
 from pipeline.mirror import serving
+from pipeline.run_lock import run_lock
 
 log = logging.getLogger("vnportals")
 
@@ -53,8 +61,22 @@ class StepError(RuntimeError):
     """A step of the whole run (publish) failed; its task is retried, then shown failed."""
 
 
+#: How long a task waits for the data dir's run lock before it fails (and is retried).
+LOCK_WAIT_S = 3600.0
+
+
 def _say(message: str) -> None:
     log.info("%s", message)
+
+
+@contextmanager
+def _locked(settings: RunSettings, run_id: str, say: Say, *, shared: bool = False) -> Iterator[None]:
+    """The data dir's run lock for one task of the run (shared by the shard tasks)."""
+    layout = DataLayout(settings.data_dir)
+    with run_lock(layout, command="an Airflow task", run_id=run_id, shared=shared, wait_s=LOCK_WAIT_S) as left:
+        if left is not None:
+            say(f"run lock of data dir {layout.root}: taken over from {left.describe()}, which never released it")
+        yield
 
 
 def pipeline_run_id(run_after: datetime) -> str:
@@ -87,11 +109,12 @@ def plan_night(
     say: Say = _say,
 ) -> list[Shard]:
     """Plan the night; its portals in shards (one mapped task each)."""
-    engine = _engine(settings, say)
-    plan = engine.plan_night(wanted, run_id=run_id, orchestrator=orchestrator(dag_id, dag_run_id))
-    mode = f"mirror {settings.mirror}" if settings.mirror else "the real portals"
-    say(f"plan: against {mode}; data dir {settings.data_dir}")
-    return _shards(engine, plan, list(plan.portals), settings, say)
+    with _locked(settings, run_id, say):
+        engine = _engine(settings, say)
+        plan = engine.plan_night(wanted, run_id=run_id, orchestrator=orchestrator(dag_id, dag_run_id))
+        mode = f"mirror {settings.mirror}" if settings.mirror else "the real portals"
+        say(f"plan: against {mode}; data dir {settings.data_dir}")
+        return _shards(engine, plan, list(plan.portals), settings, say)
 
 
 def plan_reextract(
@@ -107,16 +130,17 @@ def plan_reextract(
 ) -> list[Shard]:
     """Plan a re-extraction of the crawls between the two days; the portals that have any, in
     shards."""
-    engine = _engine(settings, say)
-    plan = engine.plan_extract(
-        wanted,
-        kind="reextract",
-        date_from=date_from,
-        date_to=date_to,
-        run_id=run_id,
-        orchestrator=orchestrator(dag_id, dag_run_id),
-    )
-    return _shards(engine, plan, [slug for slug in plan.portals if plan.batches[slug]], settings, say)
+    with _locked(settings, run_id, say):
+        engine = _engine(settings, say)
+        plan = engine.plan_extract(
+            wanted,
+            kind="reextract",
+            date_from=date_from,
+            date_to=date_to,
+            run_id=run_id,
+            orchestrator=orchestrator(dag_id, dag_run_id),
+        )
+        return _shards(engine, plan, [slug for slug in plan.portals if plan.batches[slug]], settings, say)
 
 
 def _shards(engine: Engine, plan: Plan, portals: list[str], settings: RunSettings, say: Say) -> list[Shard]:
@@ -145,14 +169,15 @@ def crawl_shard(
 
     ``time_budget_s`` (a little less than the task's timeout) makes the crawl wind down by
     itself in time to finish its WARCs and summaries, instead of being killed mid-write."""
-    engine, plan = _plan(settings, run_id, say)
-    todo = _todo(engine, plan, "crawl", portals, say)
-    if todo:
-        with serving(settings.mirror) as mirror_url:
-            if mirror_url:
-                say(f"crawl: mirror mode, every request answered by {mirror_url}")
-            engine.crawl(plan, todo, mirror_url=mirror_url, time_budget_s=time_budget_s)
-    return _outcome(engine, plan, "crawl", portals, todo, say)
+    with _locked(settings, run_id, say, shared=True):
+        engine, plan = _plan(settings, run_id, say)
+        todo = _todo(engine, plan, "crawl", portals, say)
+        if todo:
+            with serving(settings.mirror) as mirror_url:
+                if mirror_url:
+                    say(f"crawl: mirror mode, every request answered by {mirror_url}")
+                engine.crawl(plan, todo, mirror_url=mirror_url, time_budget_s=time_budget_s)
+        return _outcome(engine, plan, "crawl", portals, todo, say)
 
 
 def extract_shard(
@@ -160,11 +185,12 @@ def extract_shard(
 ) -> dict[str, dict[str, Any]]:
     """Extract the batches of the shard's portals that are crawled and still to extract; each
     portal's outcome. Raise :class:`ShardError` naming the portals whose extraction failed."""
-    engine, plan = _plan(settings, run_id, say)
-    todo = _todo(engine, plan, "extract", portals, say)
-    if todo:
-        engine.extract(plan, todo)
-    return _outcome(engine, plan, "extract", portals, todo, say)
+    with _locked(settings, run_id, say, shared=True):
+        engine, plan = _plan(settings, run_id, say)
+        todo = _todo(engine, plan, "extract", portals, say)
+        if todo:
+            engine.extract(plan, todo)
+        return _outcome(engine, plan, "extract", portals, todo, say)
 
 
 def _todo(engine: Engine, plan: Plan, step: str, portals: Sequence[str], say: Say) -> list[str]:
@@ -217,31 +243,34 @@ def _outcome(
 def validate_run(run_id: str, settings: RunSettings, say: Say = _say) -> dict[str, Any]:
     """Validate every batch of the run that is ready, with one GX context per batch run; a
     portal whose batch fails is recorded (and named by the report), not raised."""
-    engine, plan = _plan(settings, run_id, say)
-    records = engine.validate(plan)
-    return {r.site: {"state": r.state, "failure": r.failure} for r in records if r.site}
+    with _locked(settings, run_id, say):
+        engine, plan = _plan(settings, run_id, say)
+        records = engine.validate(plan)
+        return {r.site: {"state": r.state, "failure": r.failure} for r in records if r.site}
 
 
 def publish_run(run_id: str, settings: RunSettings, say: Say = _say) -> dict[str, Any]:
     """Publish the validated batches of the portals that passed; the numbers, for the
     Asset event. Raise :class:`StepError` when the publish failed."""
-    engine, plan = _plan(settings, run_id, say)
-    record = engine.publish(plan)
-    if record is None:
-        return {"new": 0, "updated": 0, "unchanged": 0, "partitions": [], "rows_total": None, "portals": []}
-    if not record.ok:
-        raise StepError(f"publish: {record.failure}")
-    return dict(record.summary)
+    with _locked(settings, run_id, say):
+        engine, plan = _plan(settings, run_id, say)
+        record = engine.publish(plan)
+        if record is None:
+            return {"new": 0, "updated": 0, "unchanged": 0, "partitions": [], "rows_total": None, "portals": []}
+        if not record.ok:
+            raise StepError(f"publish: {record.failure}")
+        return dict(record.summary)
 
 
 def report_run(run_id: str, settings: RunSettings, say: Say = _say) -> dict[str, Any]:
     """Write the run's summary (``runs/<run_id>.json``), log the report, and raise
     :class:`PartialRunError` naming every portal that failed and why (after the others were
     published)."""
-    engine, plan = _plan(settings, run_id, say)
-    report = engine.finish(plan)
-    for line in report.lines():
-        say(line)
-    if not report.ok:
-        raise PartialRunError(report.failure_message())
-    return {"run_id": report.run_id, "outcome": report.outcome, "summary": str(report.path)}
+    with _locked(settings, run_id, say):
+        engine, plan = _plan(settings, run_id, say)
+        report = engine.finish(plan)
+        for line in report.lines():
+            say(line)
+        if not report.ok:
+            raise PartialRunError(report.failure_message())
+        return {"run_id": report.run_id, "outcome": report.outcome, "summary": str(report.path)}
