@@ -700,7 +700,14 @@ def nights(portals: int, articles: int, port: int, polite: bool, work: Path, wit
     control(port, "night1")
     b = measured([sys.executable, __file__, "--bare", str(registry), str(port)])
     served = control(port, "reset")
-    bare_row = {"run": "bare", "wall s": b.wall, "crawl s": b.wall, "requests": served["requests"], "CPU s": b.cpu}
+    bare_row = {
+        "portals": portals,
+        "run": "bare",
+        "wall s": b.wall,
+        "crawl s": b.wall,
+        "requests": served["requests"],
+        "CPU s": b.cpu,
+    }
     bare_row |= {"MB": served.get("bytes", 0) / MB, "pages/s": served["requests"] / b.wall, "peak MB": b.peak_mb}
     print(row(bare_row) + "   (a bare Scrapy spider)")
     plain = {}
@@ -708,6 +715,7 @@ def nights(portals: int, articles: int, port: int, polite: bool, work: Path, wit
         run = measured([sys.executable, __file__, "--trafilatura", str(portals), str(articles), str(cores)])
         plain[cores] = found = json.loads(run.output.strip().splitlines()[-1])
         plain_row = {
+            "portals": portals,
             "run": f"plain {cores}",
             "wall s": found["wall"],
             "extract s": found["wall"],
