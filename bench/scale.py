@@ -3,6 +3,7 @@ the floors the work sets (a bare Scrapy spider over the same pages, plain trafil
 same articles).
 
     uv run python bench/scale.py [--portals 10,100,300] [--articles 30] [--polite]
+    uv run python bench/scale.py --profile-extract 200
 
 The mirror is generated and deterministic. Portal ``i`` takes the style of one bundled portal
 (round robin over the eight, so over the seven CMS families): its article pages are that
@@ -25,6 +26,9 @@ to them. Every generated article must be in the dataset exactly once, or the run
 are not. At the end, a night of as many articles as the largest N brings is published into a
 month that already holds ``--month-rows`` rows (the generator of ``bench/publish.py``), with
 its wall time and peak RSS.
+
+``--profile-extract K`` runs cProfile over ``extract_page`` on K generated articles (the
+styles in turn) and prints the functions that take the time.
 """
 
 from __future__ import annotations
