@@ -20,11 +20,11 @@ at a time).
 For each N: the server's own rate, then night 1 and night 2 (10% new articles, 5% revised and
 announced by the sitemap) as ``vnportals run`` does them, each printed with its wall time,
 each stage's wall time (from ``runs/<id>.json``), requests and MB served, pages per second of
-the crawl stage, CPU seconds of the process tree (per article too), peak RSS of the process
-tree (sampled), articles in the dataset and its Parquet files; then the floors and the ratios
-to them. Every generated article must be in the dataset exactly once, or the run says which
-are not. At the end, a night of as many articles as the largest N brings is published into a
-month that already holds ``--month-rows`` rows (the generator of ``bench/publish.py``), with
+the crawl stage, CPU seconds of the process tree (``CPU/art``: per article page fetched),
+peak RSS of the process tree (sampled), articles in the dataset and its Parquet files; then
+the floors and the ratios to them. Every generated article must be in the dataset exactly
+once, or the run says which are not. At the end, a night of as many articles as the largest N
+brings is published into a month that already holds ``--month-rows`` rows (the generator of ``bench/publish.py``), with
 its wall time and peak RSS.
 
 ``--profile-extract K`` runs cProfile over ``extract_page`` on K generated articles (the
@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import hashlib
 import html
+import itertools
 import json
 import random
 import re
@@ -151,7 +152,7 @@ def _template(site: Site, gold: dict[str, Any]) -> tuple[str, str] | None:
     for quote in "\"'":
         for form in (target, target.replace("&", "&amp;")):
             text = text.replace(f"{quote}{form}{quote}", f"{quote}⟦self⟧{quote}")
-    related = iter(range(10**6))
+    related = itertools.count()
 
     def link(match: re.Match[str]) -> str:
         value = html.unescape(match[2])
