@@ -28,7 +28,8 @@ ORDER = ("plan", "crawl", "extract", "validate", "publish", "report")
 
 def _command(portals: Portals, data: Path, run_id: str, task: str) -> list[str]:
     shard = sorted(PORTALS) if task in ("crawl", "extract") else []
-    return [sys.executable, "-m", "tests.support.airflow_task_runner", task, run_id, str(data), str(portals.registry), *shard]
+    runner = [sys.executable, "-m", "tests.support.airflow_task_runner"]
+    return [*runner, task, run_id, str(data), str(portals.registry), *shard]
 
 
 def run_task(portals: Portals, data: Path, run_id: str, task: str) -> None:
@@ -42,7 +43,6 @@ def kill_task(portals: Portals, data: Path, run_id: str, task: str, timeout_s: f
     """Start the task in its own process group and SIGKILL the group once its step is under
     way (a page archived, or the step's record written as running); whether that was seen."""
     layout = DataLayout(data)
-    point = task if task != "crawl" else "crawl"
     proc = subprocess.Popen(
         _command(portals, data, run_id, task),
         cwd=REPO,
@@ -53,7 +53,7 @@ def kill_task(portals: Portals, data: Path, run_id: str, task: str, timeout_s: f
     start, reached = time.monotonic(), False
     try:
         while time.monotonic() - start < timeout_s and proc.poll() is None:
-            if _reached(layout, run_id, point, time.monotonic() - start):
+            if _reached(layout, run_id, task, time.monotonic() - start):
                 reached = True
                 break
             time.sleep(0.002)
