@@ -5,7 +5,14 @@ from __future__ import annotations
 import lxml.html
 
 from transforms.metadata import PageMeta
-from transforms.pagetype import Evidence, decide, looks_like_contact_page, not_article_evidence
+from transforms.pagetype import (
+    MIN_OWN_PROSE,
+    Evidence,
+    decide,
+    looks_like_contact_page,
+    not_article_evidence,
+    own_prose_words,
+)
 
 PROSE = ["Sáng 12/4, UBND tỉnh tổ chức hội nghị đánh giá tình hình kinh tế - xã hội quý I năm 2024. " * 3] * 3
 
@@ -67,9 +74,47 @@ def test_page_names_and_listing_titles_are_evidence() -> None:
 
 def test_only_strong_evidence_outweighs_the_url_prior() -> None:
     weak, strong = Evidence("headline is a menu label"), Evidence("no text", strong=True)
+    named = Evidence("a contact page (addresses and phone numbers)", named=True)
     assert decide([weak], expect_article=True) is None
-    assert decide([weak], expect_article=False) is weak
+    assert decide([named], expect_article=True) is None
     assert decide([weak, strong], expect_article=True) is strong
+
+
+def test_without_the_prior_general_evidence_needs_confirmation() -> None:
+    weak, other = Evidence("headline is a menu label"), Evidence("no date and no headline element")
+    short, named = Evidence("40 words", short=True), Evidence("a contact page", named=True)
+    prose, teasers = (lambda: MIN_OWN_PROSE + 200), (lambda: MIN_OWN_PROSE - 1)
+    # An article whose headline its menu also prints (a blog's "About", a featured story).
+    assert decide([weak], expect_article=False, own_prose=prose) is None
+    assert decide([weak], expect_article=False, own_prose=teasers) is weak
+    assert decide([weak, other], expect_article=False, own_prose=prose) is weak
+    assert decide([weak, short], expect_article=False, own_prose=prose) is weak
+    assert decide([short], expect_article=False, own_prose=teasers) is None  # a short article
+    assert decide([named], expect_article=False, own_prose=prose) is named
+
+
+def test_teasers_are_not_the_pages_own_prose() -> None:
+    summary = "Sáng 23/11, xã Kim Chính tổ chức lễ đón nhận Bằng công nhận xã đạt chuẩn nông thôn mới nâng cao."
+    listing = tree_of(
+        "".join(
+            f'<div class="item"><h3><a href="/tin/{n}">Xã Kim Chính về đích nông thôn mới {n}</a></h3>'
+            f'<span class="date">24/11/2023</span><span class="views">0</span><p>{summary}</p></div>'
+            for n in range(3)
+        )
+    )
+    lines = [line for n in range(3) for line in (f"Xã Kim Chính về đích nông thôn mới {n}", summary)]
+    assert own_prose_words(listing, lines) == 0
+    article = tree_of("".join(f"<p>{line}</p>" for line in lines))
+    assert own_prose_words(article, lines) == sum(len(line.split()) for line in lines)
+
+
+def test_a_teaser_in_one_cell_cut_by_brs() -> None:
+    summary = "Huyện Kim Sơn phấn đấu hoàn thành các tiêu chí huyện đạt chuẩn nông thôn mới trong năm 2024."
+    cell = tree_of(
+        '<table><tr><td><a href="/t/1">Kim Sơn đẩy nhanh tiến độ nông thôn mới</a><span> - 12/10/2023</span>'
+        f"<br><span>{summary}</span></td></tr></table>"
+    )
+    assert own_prose_words(cell, ["Kim Sơn đẩy nhanh tiến độ nông thôn mới - 12/10/2023", summary]) == 0
 
 
 def test_no_text_is_strong_evidence() -> None:

@@ -24,7 +24,7 @@ from transforms.cleanup import strip_furniture
 from transforms.legacy import typed_in
 from transforms.metadata import PageMeta, read_metadata
 from transforms.page import parse_page, text_of
-from transforms.pagetype import Evidence, decide, not_article_evidence
+from transforms.pagetype import Evidence, decide, not_article_evidence, own_prose_words
 from transforms.text import legacy_encoding
 
 
@@ -79,7 +79,7 @@ def extract_page(
     evidence = not_article_evidence(tree, url, meta, lines)
     if not meta.title:
         evidence.append(Evidence("no headline"))
-    rejected = decide(evidence, expect_article=expect_article)
+    rejected = decide(evidence, expect_article=expect_article, own_prose=lambda: own_prose_words(work, lines))
     if rejected is not None:
         return Rejection(f"not_article: {rejected.reason}")
     return Article(
