@@ -55,6 +55,14 @@ def test_when_the_rules_left_nothing_the_untouched_page_extraction_stands() -> N
     assert vote([], [A, B, "Chia sẻ Zalo"], "", set()) == [A, B]
 
 
+def test_when_the_extractions_share_nothing_the_one_with_prose_stands() -> None:
+    menu = ["Heidelberg", "Polizeibericht Heidelberg", "Campus Heidelberg", "Fotogalerien"] * 8
+    # The cleaned page's extraction found a menu (or a teaser) after the rules removed the
+    # article: the untouched page's prose is the article.
+    assert vote(menu, [A, B, C], "", set(menu)) == [A, B, C]
+    assert vote([A, B], [C], "", set()) == [A, B]  # both prose: the cleaned page's stands
+
+
 def test_a_closing_byline_is_lifted_and_the_scraps_after_it_go() -> None:
     meta = PageMeta(title="T")
     lines = [A, B, "Văn Tâm - Ban Tuyên giáo Huyện ủy", "VĂN KIỆN - NGHỊ QUYẾT", "Địa chỉ: Số 1 Quang Trung"]

@@ -231,6 +231,19 @@ MISSED_SHARE = 0.25
 MIN_DROPPED_WORDS = 12
 # Fewer words than this from the cleaned page: the rules removed the article itself.
 NEARLY_NOTHING = 20
+# A line of prose (not a menu entry, a date or a caption) has at least this many words.
+PROSE_LINE_WORDS = 8
+# Two extractions that share no line found different parts of the page; the untouched
+# page's stands when the cleaned page's holds less prose than this (a few sentences) and
+# the untouched page's this many times as much, or more.
+SCANT_PROSE = 60
+DISJOINT_PROSE_RATIO = 2
+
+
+def prose_words(lines: list[str], links: set[str]) -> int:
+    """Words in lines of prose: lines of :data:`PROSE_LINE_WORDS` words or more that are not
+    the text of a link."""
+    return sum(n for line in lines if (n := len(line.split())) >= PROSE_LINE_WORDS and line not in links)
 
 
 def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> list[str]:
@@ -247,6 +260,16 @@ def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> 
         # page's extraction stands, less its furniture lines.
         return [line for line in plain if not is_furniture_line(line)] or ours
     kept = set(ours)
+    ours_prose = prose_words(ours, links)
+    if (
+        not kept & set(plain)
+        and ours_prose < SCANT_PROSE
+        and prose_words(plain, links) >= DISJOINT_PROSE_RATIO * max(ours_prose, 1)
+    ):
+        # No line in common: the cleaned page's extraction found another part of the page (a
+        # menu, a form, a teaser) after the rules removed the article; the one that reads
+        # as prose is the article.
+        return [line for line in plain if not is_furniture_line(line)]
     ours_text = " ".join(" ".join(line.split()) for line in ours)
     candidates = {
         index
