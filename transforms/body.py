@@ -218,6 +218,34 @@ def plain_text(tree: lxml.html.HtmlElement, url: str) -> list[str]:
     return [unformat(line) for line in paragraphs(text or "")]
 
 
+# A body shorter than this (a lead, a caption, a teaser) is checked against trafilatura with
+# its fallback extractors: on some pages only readability's or jusText's view finds the text.
+SHORT_BODY = 100
+
+
+def rescue_short(lines: list[str], tree: lxml.html.HtmlElement, url: str, links: set[str]) -> list[str]:
+    """A short body, or the untouched page's extraction with trafilatura's fallback
+    extractors (its default, which both extractions above skip for speed) when that finds
+    :data:`DISJOINT_PROSE_RATIO` times the prose or more (the extractors stopped at a lead
+    or a first block)."""
+    if sum(len(line.split()) for line in lines) >= SHORT_BODY:
+        return lines
+    text = trafilatura.extract(
+        tree,
+        url=url,
+        # Default kept: fast=False, the fallback extractors run. Others as in plain_text.
+        favor_recall=True,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+        with_metadata=False,
+    )
+    found = [unformat(line) for line in paragraphs(text or "")]
+    if prose_words(found, links) >= DISJOINT_PROSE_RATIO * max(prose_words(lines, links), 1):
+        return [line for line in found if not is_furniture_line(line)]
+    return lines
+
+
 def _survived(line: str, kept: str) -> bool:
     """Every part of the line (each cell of a table row) is in the text the cleanup kept."""
     return all(" ".join(part.split()) in kept for part in line.split(" | "))
@@ -238,6 +266,9 @@ PROSE_LINE_WORDS = 8
 # the untouched page's this many times as much, or more.
 SCANT_PROSE = 60
 DISJOINT_PROSE_RATIO = 2
+# ... or, whatever the cleaned page's holds, this many times as much (a lead paragraph
+# against the whole article).
+FAR_MORE_PROSE = 8
 
 
 def prose_words(lines: list[str], links: set[str]) -> int:
@@ -261,10 +292,10 @@ def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> 
         return [line for line in plain if not is_furniture_line(line)] or ours
     kept = set(ours)
     ours_prose = prose_words(ours, links)
-    if (
-        not kept & set(plain)
-        and ours_prose < SCANT_PROSE
-        and prose_words(plain, links) >= DISJOINT_PROSE_RATIO * max(ours_prose, 1)
+    plain_prose = prose_words(plain, links)
+    if not kept & set(plain) and (
+        (ours_prose < SCANT_PROSE and plain_prose >= DISJOINT_PROSE_RATIO * max(ours_prose, 1))
+        or plain_prose >= FAR_MORE_PROSE * ours_prose
     ):
         # No line in common: the cleaned page's extraction found another part of the page (a
         # menu, a form, a teaser) after the rules removed the article; the one that reads

@@ -19,7 +19,7 @@ import copy
 
 from kernel.article import Article, Rejection
 from kernel.registry import ExtractHints
-from transforms.body import clean_body, main_text, plain_text, restore_dropped, vote, with_lead
+from transforms.body import clean_body, main_text, plain_text, rescue_short, restore_dropped, vote, with_lead
 from transforms.cleanup import strip_furniture
 from transforms.legacy import typed_in
 from transforms.metadata import PageMeta, read_metadata
@@ -82,6 +82,13 @@ def extract_page(
     rejected = decide(evidence, expect_article=expect_article, own_prose=lambda: own_prose_words(work, lines))
     if rejected is not None:
         return Rejection(f"not_article: {rejected.reason}")
+    if not (hints and hints.body_xpaths):
+        # After the page type is decided on what the two extractions found: the fallback
+        # extractors would read a listing's teasers as prose.
+        rescued = rescue_short(lines, tree, url, {text_of(a) for a in tree.iter("a")})
+        if rescued is not lines:
+            lines = clean_body(rescued, meta)
+            body = "\n".join(lines)
     return Article(
         url=url,
         title=meta.title or "",
