@@ -93,6 +93,20 @@ def test_without_the_prior_general_evidence_needs_confirmation() -> None:
     assert decide([named], expect_article=False, own_prose=prose) is named
 
 
+def test_a_menu_label_the_head_agrees_with_needs_teasers_to_reject() -> None:
+    label = Evidence("headline is a menu label", needs_teasers=True)
+    # A short article whose menu links to it: 80 words, none of them teasers.
+    assert decide([label], expect_article=False, own_prose=lambda: 80, body_words=80) is None
+    # A section page: its headline is the menu's, its body the teasers of its articles.
+    assert decide([label], expect_article=False, own_prose=lambda: 10, body_words=120) is label
+
+
+def test_the_menu_label_evidence_says_whether_the_head_agrees() -> None:
+    tree = tree_of('<ul class="menu"><li><a href="/kinh-te">Kinh tế - Xã hội</a></li></ul>')
+    found = not_article_evidence(tree, "https://x.gov.vn/kinh-te", meta("Kinh tế - Xã hội", dated=False), PROSE)
+    assert [e.needs_teasers for e in found if e.reason == "headline is a menu label"] == [True]
+
+
 def test_teasers_are_not_the_pages_own_prose() -> None:
     summary = "Sáng 23/11, xã Kim Chính tổ chức lễ đón nhận Bằng công nhận xã đạt chuẩn nông thôn mới nâng cao."
     listing = tree_of(

@@ -79,7 +79,12 @@ def extract_page(
     evidence = not_article_evidence(tree, url, meta, lines)
     if not meta.title:
         evidence.append(Evidence("no headline"))
-    rejected = decide(evidence, expect_article=expect_article, own_prose=lambda: own_prose_words(work, lines))
+    rejected = decide(
+        evidence,
+        expect_article=expect_article,
+        own_prose=lambda: own_prose_words(work, lines),
+        body_words=sum(len(line.split()) for line in lines),
+    )
     if rejected is not None:
         return Rejection(f"not_article: {rejected.reason}")
     if not (hints and hints.body_xpaths):

@@ -42,6 +42,9 @@ class Evidence:
     named: bool = False
     # The body is short: confirmation of other evidence, but no evidence on its own.
     short: bool = False
+    # Only teasers confirm it, not a short body: the page has a headline the head agrees
+    # with (a short article's headline may well be a menu entry too).
+    needs_teasers: bool = False
 
 
 _CONTACT_LINE_RE = re.compile(
@@ -120,7 +123,7 @@ def not_article_evidence(tree: lxml.html.HtmlElement, url: str, meta: PageMeta, 
     title_words = len(re.findall(r"\w+", title))
     short_label = title_words <= 5 or (title_words <= 8 and meta.published is None)
     if title and meta.title_found and short_label and _is_menu_label(tree, title):
-        found.append(Evidence("headline is a menu label"))
+        found.append(Evidence("headline is a menu label", needs_teasers=meta.title_agrees))
     headline_links = {
         a.get("href")
         for a in tree.xpath("//h2//a[@href] | //h3//a[@href] | //h4//a[@href]")
@@ -232,6 +235,8 @@ def own_prose_words(tree: lxml.html.HtmlElement, lines: list[str]) -> int:
 
 # Fewer words of the body's own (not teasers) than this confirm general evidence.
 MIN_OWN_PROSE = 150
+# Evidence that only teasers confirm: at least this share of the body is teasers.
+MIN_TEASER_SHARE = 1 / 3
 
 
 def decide(
@@ -239,13 +244,15 @@ def decide(
     *,
     expect_article: bool,
     own_prose: Callable[[], int] | None = None,
+    body_words: int = 0,
 ) -> Evidence | None:
     """The evidence that rejects the page, or None when it is taken for an article.
 
     With the URL prior only strong evidence counts. Without it, strong evidence and a page
     that names its kind reject it; general evidence rejects it when confirmed by a second
     piece, a short body, or ``own_prose()`` (the body's words that are not teasers, computed
-    only when needed) under :data:`MIN_OWN_PROSE`.
+    only when needed) under :data:`MIN_OWN_PROSE`; evidence that ``needs_teasers`` also
+    needs teasers to be :data:`MIN_TEASER_SHARE` of the ``body_words``.
     """
     for item in evidence:
         if item.strong or (item.named and not expect_article):
@@ -257,6 +264,11 @@ def decide(
         return None
     if len(evidence) >= 2:
         return general[0]
-    if own_prose is not None and own_prose() < MIN_OWN_PROSE:
-        return general[0]
-    return None
+    if own_prose is None:
+        return None
+    own = own_prose()
+    if own >= MIN_OWN_PROSE:
+        return None
+    if general[0].needs_teasers and body_words - own < MIN_TEASER_SHARE * body_words:
+        return None
+    return general[0]
