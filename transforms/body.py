@@ -218,17 +218,19 @@ def plain_text(tree: lxml.html.HtmlElement, url: str) -> list[str]:
     return [unformat(line) for line in paragraphs(text or "")]
 
 
-# A body shorter than this (a lead, a caption, a teaser) is checked against trafilatura with
-# its fallback extractors: on some pages only readability's or jusText's view finds the text.
+# A body with less prose than this (a lead, a caption, a teaser, a menu) is checked against
+# trafilatura with its fallback extractors: on some pages only readability's or jusText's
+# view finds the text.
 SHORT_BODY = 100
 
 
 def rescue_short(lines: list[str], tree: lxml.html.HtmlElement, url: str, links: set[str]) -> list[str]:
-    """A short body, or the untouched page's extraction with trafilatura's fallback
+    """A body with little prose, or the untouched page's extraction with trafilatura's fallback
     extractors (its default, which both extractions above skip for speed) when that finds
     :data:`DISJOINT_PROSE_RATIO` times the prose or more (the extractors stopped at a lead
     or a first block)."""
-    if sum(len(line.split()) for line in lines) >= SHORT_BODY:
+    ours = prose_words(lines, links)
+    if ours >= SHORT_BODY:
         return lines
     text = trafilatura.extract(
         tree,
@@ -241,7 +243,7 @@ def rescue_short(lines: list[str], tree: lxml.html.HtmlElement, url: str, links:
         with_metadata=False,
     )
     found = [unformat(line) for line in paragraphs(text or "")]
-    if prose_words(found, links) >= DISJOINT_PROSE_RATIO * max(prose_words(lines, links), 1):
+    if prose_words(found, links) >= DISJOINT_PROSE_RATIO * max(ours, 1):
         return [line for line in found if not is_furniture_line(line)]
     return lines
 
