@@ -12,6 +12,7 @@ from transforms.pagetype import (
     looks_like_contact_page,
     not_article_evidence,
     own_prose_words,
+    prose_chars,
 )
 
 PROSE = ["Sáng 12/4, UBND tỉnh tổ chức hội nghị đánh giá tình hình kinh tế - xã hội quý I năm 2024. " * 3] * 3
@@ -105,6 +106,23 @@ def test_the_menu_label_evidence_says_whether_the_head_agrees() -> None:
     tree = tree_of('<ul class="menu"><li><a href="/kinh-te">Kinh tế - Xã hội</a></li></ul>')
     found = not_article_evidence(tree, "https://x.gov.vn/kinh-te", meta("Kinh tế - Xã hội", dated=False), PROSE)
     assert [e.needs_teasers for e in found if e.reason == "headline is a menu label"] == [True]
+
+
+def test_without_teasers_a_short_body_confirms_only_when_it_holds_no_paragraph() -> None:
+    other = Evidence("no date and no headline element")
+    # A search page's leftovers: a slogan and form labels, no paragraph of prose.
+    assert decide([other], expect_article=False, own_prose=lambda: 85, body_words=85, prose_chars=170) is other
+    # A short page with a paragraph or two of its own (in any script).
+    assert decide([other], expect_article=False, own_prose=lambda: 20, body_words=20, prose_chars=600) is None
+
+
+def test_prose_chars_count_long_lines_that_are_not_links() -> None:
+    lines = [
+        "子どもへの体罰を禁止する法律ができる。" * 4,
+        "Trang chủ",
+        "Xem thêm các tin khác trong chuyên mục này nhé bạn",
+    ]
+    assert prose_chars(lines, {lines[2]}) == len(lines[0])
 
 
 def test_teasers_are_not_the_pages_own_prose() -> None:

@@ -245,14 +245,16 @@ def decide(
     expect_article: bool,
     own_prose: Callable[[], int] | None = None,
     body_words: int = 0,
+    prose_chars: int = 0,
 ) -> Evidence | None:
     """The evidence that rejects the page, or None when it is taken for an article.
 
     With the URL prior only strong evidence counts. Without it, strong evidence and a page
     that names its kind reject it; general evidence rejects it when confirmed by a second
     piece, a short body, or ``own_prose()`` (the body's words that are not teasers, computed
-    only when needed) under :data:`MIN_OWN_PROSE`; evidence that ``needs_teasers`` also
-    needs teasers to be :data:`MIN_TEASER_SHARE` of the ``body_words``.
+    only when needed) under :data:`MIN_OWN_PROSE` when the rest, the teasers, are
+    :data:`MIN_TEASER_SHARE` of the ``body_words`` or the body has under
+    :data:`MIN_BODY_CHARS` of ``prose_chars`` (not for evidence that ``needs_teasers``).
     """
     for item in evidence:
         if item.strong or (item.named and not expect_article):
@@ -269,6 +271,19 @@ def decide(
     own = own_prose()
     if own >= MIN_OWN_PROSE:
         return None
-    if general[0].needs_teasers and body_words - own < MIN_TEASER_SHARE * body_words:
-        return None
-    return general[0]
+    if body_words - own >= MIN_TEASER_SHARE * body_words:
+        return general[0]  # a third of the body or more is teasers
+    if not general[0].needs_teasers and prose_chars < MIN_BODY_CHARS:
+        return general[0]  # no teasers, but hardly a paragraph of prose either
+    return None
+
+
+# A line of prose has at least this many characters (counted in characters, not words, for
+# scripts written without spaces).
+PROSE_LINE_CHARS = 50
+
+
+def prose_chars(lines: list[str], links: set[str]) -> int:
+    """Characters in lines of prose: lines of :data:`PROSE_LINE_CHARS` or more that are not
+    the text of a link."""
+    return sum(len(line) for line in lines if len(line) >= PROSE_LINE_CHARS and line not in links)
