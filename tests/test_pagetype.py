@@ -6,6 +6,7 @@ import lxml.html
 
 from transforms.metadata import PageMeta
 from transforms.pagetype import (
+    LONG_OWN_PROSE,
     MIN_OWN_PROSE,
     Evidence,
     decide,
@@ -92,6 +93,14 @@ def test_without_the_prior_general_evidence_needs_confirmation() -> None:
     assert decide([weak, short], expect_article=False, own_prose=prose) is weak
     assert decide([short], expect_article=False, own_prose=teasers) is None  # a short article
     assert decide([named], expect_article=False, own_prose=prose) is named
+
+
+def test_an_articles_length_of_own_prose_outweighs_general_evidence() -> None:
+    weak, other = Evidence("headline is a menu label"), Evidence("the head names no headline and 8 headlines are links")
+    long_story = lambda: LONG_OWN_PROSE  # noqa: E731
+    assert decide([weak, other], expect_article=False, own_prose=long_story) is None
+    named = Evidence("a table (names, posts and phone numbers), not prose, and no date", named=True)
+    assert decide([named, weak], expect_article=False, own_prose=long_story) is named
 
 
 def test_a_menu_label_the_head_agrees_with_needs_teasers_to_reject() -> None:

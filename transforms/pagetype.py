@@ -235,6 +235,9 @@ def own_prose_words(tree: lxml.html.HtmlElement, lines: list[str]) -> int:
 
 # Fewer words of the body's own (not teasers) than this confirm general evidence.
 MIN_OWN_PROSE = 150
+# This many words of the body's own or more: an article, whatever the general evidence (a
+# story whose head names no headline and whose page links to many others).
+LONG_OWN_PROSE = 400
 # Evidence that only teasers confirm: at least this share of the body is teasers.
 MIN_TEASER_SHARE = 1 / 3
 
@@ -250,8 +253,9 @@ def decide(
     """The evidence that rejects the page, or None when it is taken for an article.
 
     With the URL prior only strong evidence counts. Without it, strong evidence and a page
-    that names its kind reject it; general evidence rejects it when confirmed by a second
-    piece, a short body, or ``own_prose()`` (the body's words that are not teasers, computed
+    that names its kind reject it; general evidence never rejects a body with
+    :data:`LONG_OWN_PROSE` words of its own, and otherwise rejects it when confirmed by a
+    second piece, or by ``own_prose()`` (the body's words that are not teasers, computed
     only when needed) under :data:`MIN_OWN_PROSE` when the rest, the teasers, are
     :data:`MIN_TEASER_SHARE` of the ``body_words`` or the body has under
     :data:`MIN_BODY_CHARS` of ``prose_chars`` (not for evidence that ``needs_teasers``).
@@ -264,12 +268,12 @@ def decide(
     general = [item for item in evidence if not item.short]
     if not general:
         return None
+    own = own_prose() if own_prose is not None else None
+    if own is not None and own >= LONG_OWN_PROSE:
+        return None  # an article's length of its own prose outweighs any general evidence
     if len(evidence) >= 2:
         return general[0]
-    if own_prose is None:
-        return None
-    own = own_prose()
-    if own >= MIN_OWN_PROSE:
+    if own is None or own >= MIN_OWN_PROSE:
         return None
     if body_words - own >= MIN_TEASER_SHARE * body_words:
         return general[0]  # a third of the body or more is teasers
