@@ -10,6 +10,7 @@ from transforms.pagetype import (
     MIN_OWN_PROSE,
     Evidence,
     decide,
+    is_staff_table,
     looks_like_contact_page,
     not_article_evidence,
     own_prose_words,
@@ -161,6 +162,23 @@ def test_a_teaser_in_one_cell_cut_by_brs() -> None:
 def test_no_text_is_strong_evidence() -> None:
     found = not_article_evidence(tree_of(""), "https://x.vn/a", meta("T"), [])
     assert [e.strong for e in found] == [True]
+
+
+def test_a_staff_directory_is_a_table_with_phone_numbers() -> None:
+    staff = [
+        "TT | Họ và tên | Chức vụ | Điện thoại",
+        "1 | Trần Minh Tuấn | Bí thư Huyện ủy | 0256.3850 201",
+        "2 | Nguyễn Văn Hùng | Phó Bí thư Huyện ủy | 0905 316 447",
+        "3 | Lê Thị Hoa | Chủ tịch UBND huyện | 0256.3850 203",
+    ]
+    assert is_staff_table(staff)
+    figures = [
+        "Hauptprodukt | 2020 | 2021 | Änderung",
+        "Benzin | 16.128.400 | 16.401.211 | 1,7",
+        "Diesel | 33.1 | 34.0 | 2,7",
+    ]
+    calendar = ["Su | Mo | Tu | We", "2 | 3 | 4 | 5", "9 | 10 | 11 | 12"]
+    assert not is_staff_table(figures) and not is_staff_table(calendar)
 
 
 def test_a_contact_page() -> None:

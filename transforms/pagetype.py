@@ -96,6 +96,23 @@ def _linked_share(tree: lxml.html.HtmlElement, lines: list[str]) -> tuple[float,
 
 
 _TABLE_ROW = " | "
+# A telephone number in a cell: "0239.3861.250", "0913 457 218", "+84 24 3825 3536".
+_PHONE_RE = re.compile(r"^(?:\+|0)[\d .()-]{7,18}$")
+
+
+def _is_phone(cell: str) -> bool:
+    return bool(_PHONE_RE.match(cell)) and 9 <= sum(c.isdigit() for c in cell) <= 13
+
+
+def is_staff_table(lines: list[str]) -> bool:
+    """The body is a table (half its lines rows, three at least) whose rows give telephone
+    numbers (a third of them): a directory of people or offices, not a table of figures or
+    a calendar."""
+    rows = [line for line in lines if _TABLE_ROW in line]
+    if len(rows) < max(3, 0.5 * len(lines)):
+        return False
+    phones = sum(any(_is_phone(cell.strip()) for cell in re.split(r" \| |\s{2,}", row)) for row in rows)
+    return phones >= len(rows) / 3
 
 
 def not_article_evidence(tree: lxml.html.HtmlElement, url: str, meta: PageMeta, lines: list[str]) -> list[Evidence]:
@@ -145,7 +162,7 @@ def not_article_evidence(tree: lxml.html.HtmlElement, url: str, meta: PageMeta, 
         found.append(Evidence("no date and no headline element"))
     if meta.published is None and looks_like_contact_page(lines):
         found.append(Evidence("a contact page (addresses and phone numbers)", named=True))
-    if meta.published is None and sum(_TABLE_ROW in line for line in lines) >= max(3, 0.5 * len(lines)):
+    if meta.published is None and is_staff_table(lines):
         found.append(Evidence("a table (names, posts and phone numbers), not prose, and no date", named=True))
     return found
 
