@@ -63,6 +63,13 @@ def test_when_the_extractions_share_nothing_the_one_with_prose_stands() -> None:
     assert vote([A, B], [C], "", set()) == [A, B]  # both prose: the cleaned page's stands
 
 
+def test_a_labelled_byline_above_the_text_is_lifted() -> None:
+    meta = PageMeta()
+    assert clean_body(["Bài, ảnh: Ngọc Tú", A, B], meta) == [A, B]
+    assert meta.author == "Ngọc Tú"
+    assert clean_body(["Minh Anh", A, B], PageMeta()) == ["Minh Anh", A, B]  # no label: a name stays
+
+
 def test_a_short_body_is_rescued_by_the_fallback_extractors() -> None:
     lead = "L'évaluation et la bibliométrie sont au cœur des débats actuels."
     article = tree_of(f"<article><p>{lead}</p>" + "".join(f"<p>{x}</p>" for x in (A, B, C) * 3) + "</article>")

@@ -15,7 +15,7 @@ import trafilatura
 
 from kernel.registry import ExtractHints
 from transforms.furniture import is_furniture_line
-from transforms.metadata import PageMeta, byline_name, read_attribution
+from transforms.metadata import PageMeta, byline_name, has_byline_prefix, read_attribution
 from transforms.page import class_words, text_of
 from transforms.text import paragraphs
 
@@ -195,6 +195,10 @@ def clean_body(lines: list[str], meta: PageMeta) -> list[str]:
             continue
         break
     if kept and meta.author and kept[0] == meta.author:
+        kept.pop(0)
+    elif kept and has_byline_prefix(kept[0]) and (name := byline_name(kept[0])) is not None:
+        # A labelled byline above the text ("Bài, ảnh: Ngọc Tú").
+        meta.author = meta.author or name
         kept.pop(0)
     return kept
 
