@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lxml.html
 
-from transforms.body import clean_body, restore_dropped, vote, with_lead
+from transforms.body import SHORT_BODY, clean_body, rescue_short, restore_dropped, vote, with_lead
 from transforms.metadata import PageMeta
 
 A = "Sáng 12/4, UBND tỉnh tổ chức hội nghị đánh giá tình hình kinh tế - xã hội quý I năm 2024 tại trụ sở."
@@ -53,6 +53,30 @@ def test_the_vote_leaves_out_what_the_rules_removed_and_links() -> None:
 
 def test_when_the_rules_left_nothing_the_untouched_page_extraction_stands() -> None:
     assert vote([], [A, B, "Chia sẻ Zalo"], "", set()) == [A, B]
+
+
+def test_when_the_extractions_share_nothing_the_one_with_prose_stands() -> None:
+    menu = ["Heidelberg", "Polizeibericht Heidelberg", "Campus Heidelberg", "Fotogalerien"] * 8
+    # The cleaned page's extraction found a menu (or a teaser) after the rules removed the
+    # article: the untouched page's prose is the article.
+    assert vote(menu, [A, B, C], "", set(menu)) == [A, B, C]
+    assert vote([A, B], [C], "", set()) == [A, B]  # both prose: the cleaned page's stands
+
+
+def test_a_labelled_byline_above_the_text_is_lifted() -> None:
+    meta = PageMeta()
+    assert clean_body(["Bài, ảnh: Ngọc Tú", A, B], meta) == [A, B]
+    assert meta.author == "Ngọc Tú"
+    assert clean_body(["Minh Anh", A, B], PageMeta()) == ["Minh Anh", A, B]  # no label: a name stays
+
+
+def test_a_short_body_is_rescued_by_the_fallback_extractors() -> None:
+    lead = "L'évaluation et la bibliométrie sont au cœur des débats actuels."
+    article = tree_of(f"<article><p>{lead}</p>" + "".join(f"<p>{x}</p>" for x in (A, B, C) * 3) + "</article>")
+    rescued = rescue_short([lead], article, "https://x.fr/a", set())
+    assert A in rescued and C in rescued
+    long_body = [A, B, C] * (SHORT_BODY // 20 + 1)
+    assert rescue_short(long_body, article, "https://x.fr/a", set()) is long_body
 
 
 def test_a_closing_byline_is_lifted_and_the_scraps_after_it_go() -> None:

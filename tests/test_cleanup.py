@@ -58,3 +58,24 @@ def test_a_figure_becomes_its_caption() -> None:
     caption = "Đồng chí Bí thư Huyện ủy phát biểu khai mạc hội chợ nông sản năm 2024"
     tree = cleaned(f'<figure><img src="a.jpg"><figcaption>{caption}</figcaption></figure><p>{PARA}</p>')
     assert next(text_of(p) for p in tree.iter("p")) == caption
+
+
+def test_an_article_header_with_its_lead_stays_the_page_header_goes() -> None:
+    lead = "In einem ersten Gespräch zeigte sich die Ministerin offen für eine Prämie, die Gründern hilft. " * 2
+    tree = cleaned(
+        '<div class="site-header"><a href="/">Startseite</a> <a href="/politik">Politik</a></div>'
+        f'<section class="article__header"><p>{lead}</p></section><p>{PARA}</p>'
+    )
+    text = text_of(tree)
+    assert lead.strip() in text and PARA.strip() in text and "Startseite" not in text
+
+
+def test_a_sub_heading_whose_id_names_an_anchor_stays() -> None:
+    tree = cleaned(f'<p>{PARA}</p><h3 class="subheading" id="nav_nur_die_folie">Nur die Folie bleibt</h3><p>{PARA}</p>')
+    assert "Nur die Folie bleibt" in text_of(tree)
+
+
+def test_print_only_blocks_still_go() -> None:
+    notice = "This document is subject to copyright. Apart from any fair dealing for private study, " * 2
+    tree = cleaned(f'<p>{PARA}</p><p>{PARA}</p><div class="d-none d-print-block"><p>{notice}</p></div>')
+    assert "subject to copyright" not in text_of(tree)

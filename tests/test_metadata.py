@@ -54,6 +54,8 @@ def test_a_right_aligned_link_is_not_a_byline() -> None:
         ("Minh Thư (Đài Truyền thanh huyện)", "Minh Thư"),
         ("Phòng Thông tin - Truyền thông", "Phòng Thông tin - Truyền thông"),
         ("PV", "PV"),
+        ("Tác giả bài viết: Hoàng Thu Trang", "Hoàng Thu Trang"),
+        ("Trần Văn Nam - Trung tâm Văn hóa - Thể thao và Truyền thanh thành phố", "Trần Văn Nam"),
     ],
 )
 def test_bylines(line: str, name: str) -> None:

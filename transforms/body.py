@@ -15,7 +15,7 @@ import trafilatura
 
 from kernel.registry import ExtractHints
 from transforms.furniture import is_furniture_line
-from transforms.metadata import PageMeta, byline_name, read_attribution
+from transforms.metadata import PageMeta, byline_name, has_byline_prefix, read_attribution
 from transforms.page import class_words, text_of
 from transforms.text import paragraphs
 
@@ -196,6 +196,10 @@ def clean_body(lines: list[str], meta: PageMeta) -> list[str]:
         break
     if kept and meta.author and kept[0] == meta.author:
         kept.pop(0)
+    elif kept and has_byline_prefix(kept[0]) and (name := byline_name(kept[0])) is not None:
+        # A labelled byline above the text ("Bài, ảnh: Ngọc Tú").
+        meta.author = meta.author or name
+        kept.pop(0)
     return kept
 
 
@@ -218,6 +222,36 @@ def plain_text(tree: lxml.html.HtmlElement, url: str) -> list[str]:
     return [unformat(line) for line in paragraphs(text or "")]
 
 
+# A body with less prose than this (a lead, a caption, a teaser, a menu) is checked against
+# trafilatura with its fallback extractors: on some pages only readability's or jusText's
+# view finds the text.
+SHORT_BODY = 100
+
+
+def rescue_short(lines: list[str], tree: lxml.html.HtmlElement, url: str, links: set[str]) -> list[str]:
+    """A body with little prose, or the untouched page's extraction with trafilatura's fallback
+    extractors (its default, which both extractions above skip for speed) when that finds
+    :data:`DISJOINT_PROSE_RATIO` times the prose or more (the extractors stopped at a lead
+    or a first block)."""
+    ours = prose_words(lines, links)
+    if ours >= SHORT_BODY:
+        return lines
+    text = trafilatura.extract(
+        tree,
+        url=url,
+        # Default kept: fast=False, the fallback extractors run. Others as in plain_text.
+        favor_recall=True,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+        with_metadata=False,
+    )
+    found = [unformat(line) for line in paragraphs(text or "")]
+    if prose_words(found, links) >= DISJOINT_PROSE_RATIO * max(ours, 1):
+        return [line for line in found if not is_furniture_line(line)]
+    return lines
+
+
 def _survived(line: str, kept: str) -> bool:
     """Every part of the line (each cell of a table row) is in the text the cleanup kept."""
     return all(" ".join(part.split()) in kept for part in line.split(" | "))
@@ -231,6 +265,22 @@ MISSED_SHARE = 0.25
 MIN_DROPPED_WORDS = 12
 # Fewer words than this from the cleaned page: the rules removed the article itself.
 NEARLY_NOTHING = 20
+# A line of prose (not a menu entry, a date or a caption) has at least this many words.
+PROSE_LINE_WORDS = 8
+# Two extractions that share no line found different parts of the page; the untouched
+# page's stands when the cleaned page's holds less prose than this (a few sentences) and
+# the untouched page's this many times as much, or more.
+SCANT_PROSE = 60
+DISJOINT_PROSE_RATIO = 2
+# ... or, whatever the cleaned page's holds, this many times as much (a lead paragraph
+# against the whole article).
+FAR_MORE_PROSE = 8
+
+
+def prose_words(lines: list[str], links: set[str]) -> int:
+    """Words in lines of prose: lines of :data:`PROSE_LINE_WORDS` words or more that are not
+    the text of a link."""
+    return sum(n for line in lines if (n := len(line.split())) >= PROSE_LINE_WORDS and line not in links)
 
 
 def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> list[str]:
@@ -247,6 +297,16 @@ def vote(ours: list[str], plain: list[str], kept_text: str, links: set[str]) -> 
         # page's extraction stands, less its furniture lines.
         return [line for line in plain if not is_furniture_line(line)] or ours
     kept = set(ours)
+    ours_prose = prose_words(ours, links)
+    plain_prose = prose_words(plain, links)
+    if not kept & set(plain) and (
+        (ours_prose < SCANT_PROSE and plain_prose >= DISJOINT_PROSE_RATIO * max(ours_prose, 1))
+        or plain_prose >= FAR_MORE_PROSE * ours_prose
+    ):
+        # No line in common: the cleaned page's extraction found another part of the page (a
+        # menu, a form, a teaser) after the rules removed the article; the one that reads
+        # as prose is the article.
+        return [line for line in plain if not is_furniture_line(line)]
     ours_text = " ".join(" ".join(line.split()) for line in ours)
     candidates = {
         index

@@ -15,6 +15,7 @@ import lxml.html
 from kernel.registry import ExtractHints
 from transforms.furniture import (
     is_furniture_container,
+    names_only_a_place,
     starts_with_box_heading,
     starts_with_ending_box_heading,
 )
@@ -212,6 +213,9 @@ def _normalise_blocks(tree: lxml.html.HtmlElement) -> None:
             el.tag = "p"
 
 
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
 def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractHints | None) -> None:
     """Normalise the layout and remove the furniture: page chrome, boxes and the elements
     the metadata was read from."""
@@ -243,7 +247,9 @@ def strip_furniture(tree: lxml.html.HtmlElement, meta: PageMeta, hints: ExtractH
         if el.tag == "blockquote":
             continue  # a quoted post or tweet is the article's ("twitter-tweet")
         if attrs and is_furniture_container(attrs):
-            is_box = True
+            # A sub-heading's id ("nav_...") names an anchor, not a box; a header or widget
+            # that holds prose is the article's own.
+            is_box = el.tag not in _HEADINGS and not (names_only_a_place(attrs) and has_prose(el))
         elif el.tag in ("div", "section", "ul", "table", "td", "form", "fieldset", "span", "p"):
             first = first_text(el)
             is_box = bool(first) and starts_with_box_heading(first) and len(first) < 60

@@ -19,12 +19,12 @@ import copy
 
 from kernel.article import Article, Rejection
 from kernel.registry import ExtractHints
-from transforms.body import clean_body, main_text, plain_text, restore_dropped, vote, with_lead
+from transforms.body import clean_body, main_text, plain_text, rescue_short, restore_dropped, vote, with_lead
 from transforms.cleanup import strip_furniture
 from transforms.legacy import typed_in
 from transforms.metadata import PageMeta, read_metadata
 from transforms.page import parse_page, text_of
-from transforms.pagetype import Evidence, decide, not_article_evidence
+from transforms.pagetype import Evidence, decide, not_article_evidence, own_prose_words, prose_chars
 from transforms.text import legacy_encoding
 
 
@@ -70,8 +70,8 @@ def extract_page(
     work_meta = PageMeta(used=[found[0] for found in (work.xpath(p) for p in paths) if found])
     strip_furniture(work, work_meta, hints)
     lines = restore_dropped(work, with_lead(work, main_text(work, url, hints)))
+    links = {text_of(a) for a in tree.iter("a")}
     if not (hints and hints.body_xpaths):
-        links = {text_of(a) for a in tree.iter("a")}
         kept_text = " ".join(work.text_content().split())
         lines = vote(lines, plain_text(tree, url), kept_text, links)
     lines = clean_body(lines, meta)
@@ -79,9 +79,22 @@ def extract_page(
     evidence = not_article_evidence(tree, url, meta, lines)
     if not meta.title:
         evidence.append(Evidence("no headline"))
-    rejected = decide(evidence, expect_article=expect_article)
+    rejected = decide(
+        evidence,
+        expect_article=expect_article,
+        own_prose=lambda: own_prose_words(work, lines),
+        body_words=sum(len(line.split()) for line in lines),
+        prose_chars=prose_chars(lines, links),
+    )
     if rejected is not None:
         return Rejection(f"not_article: {rejected.reason}")
+    if not (hints and hints.body_xpaths):
+        # After the page type is decided on what the two extractions found: the fallback
+        # extractors would read a listing's teasers as prose.
+        rescued = rescue_short(lines, tree, url, links)
+        if rescued is not lines:
+            lines = clean_body(rescued, meta)
+            body = "\n".join(lines)
     return Article(
         url=url,
         title=meta.title or "",

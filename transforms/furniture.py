@@ -305,6 +305,21 @@ def is_furniture_container(class_id: str) -> bool:
     return bool(found)
 
 
+# Furniture words that name a place on the page rather than a kind of box: an article's own
+# header (headline and lead) or a page builder's widget holds prose, the page's header or a
+# widget of links does not. ("print" is not one: "hide-on-print", "d-print-block" wrap
+# copyright notices and scraps as well as prose.)
+_PLACE_WORDS = frozenset({"header", "widget"})
+
+
+@functools.lru_cache(maxsize=4096)
+def names_only_a_place(class_id: str) -> bool:
+    """The class/id's furniture words are only :data:`_PLACE_WORDS`: the container is
+    furniture unless it holds prose."""
+    found = attribute_words(class_id) & CONTAINER_WORDS
+    return bool(found) and found <= _PLACE_WORDS
+
+
 def starts_with_box_heading(text: str) -> bool:
     lowered = text.strip().lower()
     return any(lowered.startswith(h) for h in BOX_HEADINGS)

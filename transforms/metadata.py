@@ -287,7 +287,9 @@ def _read_end_byline(tree: lxml.html.HtmlElement, meta: PageMeta) -> None:
 
 
 _BYLINE_PREFIX_RE = re.compile(
-    r"^(?:bài|tác giả|bài và ảnh|bài, ảnh|bài - ảnh|ảnh|tin|tin và ảnh|tin, ảnh|tin - ảnh)\s*[:：]\s*", re.IGNORECASE
+    r"^(?:bài|tác giả(?: bài viết)?|người viết|bài và ảnh|bài, ảnh|bài - ảnh|ảnh|tin|tin và ảnh|tin, ảnh"
+    r"|tin - ảnh)\s*[:：]\s*",
+    re.IGNORECASE,
 )
 # A name in capitals, as many papers print bylines: "QUANG TÂM", "THU HÀ".
 _CAPS_NAME_RE = re.compile(r"^[A-ZĐÀ-Ỹ]{2,}(?:\s+[A-ZĐÀ-Ỹ]{2,}){1,4}$")
@@ -361,10 +363,16 @@ def read_metadata(tree: lxml.html.HtmlElement) -> PageMeta:
     return meta
 
 
+def has_byline_prefix(line: str) -> bool:
+    """The line opens with a byline's label: "Bài, ảnh:", "Tác giả bài viết:"."""
+    return bool(_BYLINE_PREFIX_RE.match(line.strip()))
+
+
 def byline_with_unit(line: str) -> re.Match[str] | None:
     """ "Văn Tâm - Trung tâm VH-TT&TT huyện": a name, a dash, a short unit with no sentence."""
     match = _NAME_WITH_UNIT_RE.match(line)
-    if match and len(match.group("unit").split()) <= 8 and not match.group("unit").rstrip().endswith("."):
+    # Up to 12 words: "Trung tâm Văn hóa - Thể thao và Truyền thanh thành phố".
+    if match and len(match.group("unit").split()) <= 12 and not match.group("unit").rstrip().endswith("."):
         return match
     return None
 
