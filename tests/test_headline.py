@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lxml.html
 
-from transforms.headline import agreement, find_headline, head_titles, words
+from transforms.headline import agreement, find_headline, head_titles, is_trail, words
 
 
 def page(head: str, body: str) -> lxml.html.HtmlElement:
@@ -65,3 +65,18 @@ def test_agreement_is_dice_over_words() -> None:
     assert agreement(words("a b c"), words("a b c")) == 1.0
     assert agreement(words("a b"), words("c d")) == 0.0
     assert round(agreement(words("a b c d"), words("a b")), 2) == 0.67
+
+
+def test_a_breadcrumb_trail_is_never_the_headline() -> None:
+    # A CMS that prints the trail as the page's <title> and as a heading above the article.
+    tree = page(
+        "<title>Trang chủ &gt; Chi tiết tin</title>",
+        '<h2 class="title">Trang chủ &gt; Chi tiết tin</h2>'
+        "<h3>Xã Tân Phú ra quân làm đường giao thông nông thôn năm 2024</h3>"
+        "<p>Sáng 12/3, Ủy ban nhân dân xã Tân Phú tổ chức lễ ra quân làm đường giao thông nông thôn, "
+        "với sự tham gia của hơn 300 người dân các ấp trong xã cùng đoàn viên thanh niên.</p>",
+    )
+    assert not any(is_trail(h) for h in head_titles(tree).headlines)
+    headline, _ = find_headline(tree)
+    assert headline is not None and headline.text == "Xã Tân Phú ra quân làm đường giao thông nông thôn năm 2024"
+    assert is_trail("Home » News » Local") and not is_trail("Trang chủ mới của tỉnh ra mắt bạn đọc")

@@ -33,6 +33,18 @@ _SPACE_RE = re.compile(r"\s+")
 # Agreement (Dice over words) a heading needs to be taken for the headline.
 MIN_AGREEMENT = 0.6
 _HEADING_TAGS = ("h1", "h2", "h3")
+# "Trang chủ > Tin tức > Chi tiết tin", "Home » News": a breadcrumb trail, in a page's <title>
+# or a heading, names where the page sits, never what an article is called.
+_TRAIL_RE = re.compile(
+    r"^\s*(?:trang\s+chủ|trang\s+nhất|home(?:\s*page)?|startseite|accueil|inicio|início)\s*[>»›/|→]", re.IGNORECASE
+)
+
+
+def is_trail(text: str) -> bool:
+    """Whether ``text`` is a breadcrumb trail that starts at the home page."""
+    return bool(_TRAIL_RE.match(text))
+
+
 _TITLE_CLASS_RE = re.compile(r"title|headline|tieude|tieu-de|heading", re.I)
 
 
@@ -102,7 +114,12 @@ def head_titles(tree: lxml.html.HtmlElement) -> HeadTitles:
             candidates = [longest, text[: cuts[-1].start()], text[cuts[0].end() :], text]
         for candidate in candidates:
             candidate = TITLE_STAMP_RE.sub("", candidate).strip()
-            if candidate and candidate.casefold() not in sites and candidate not in headlines:
+            if (
+                candidate
+                and candidate.casefold() not in sites
+                and candidate not in headlines
+                and not is_trail(candidate)
+            ):
                 headlines.append(candidate)
     # Best first: the candidate most of the head's titles hold (the headline without the
     # site name that only some of them append), then the longer.
@@ -211,7 +228,7 @@ def _best_agreeing(
         if raw is None:
             continue
         text = TITLE_STAMP_RE.sub("", raw)
-        if len(text) < 3 or text.casefold() in titles.site_names:
+        if len(text) < 3 or text.casefold() in titles.site_names or is_trail(text):
             continue
         score = max((agreement(words(text), ref) for ref in refs), default=0.0)
         if score < MIN_AGREEMENT:
@@ -290,7 +307,7 @@ def _could_be_headline(el: lxml.html.HtmlElement) -> bool:
         return False
     if re.match(r"(?:theo|nguồn)\b", text, re.IGNORECASE) and len(text.split()) <= 10:
         return False  # an attribution line, "Theo Ngọc Lan - Báo Ấp Bắc"
-    if starts_with_box_heading(text) or is_furniture_line(text):
+    if starts_with_box_heading(text) or is_furniture_line(text) or is_trail(text):
         return False
     if _BYLINE_RE.match(text):
         return False
