@@ -30,7 +30,7 @@ from kernel.article import Article, Rejection
 from kernel.layout import DataLayout, write_atomic
 from kernel.registry import Site
 from kernel.schema import EXTRACTED_SCHEMA, article_row, rejected_row
-from pipeline.isolation import DEFAULT_TIMEOUT_S, ExtractionError, IsolatedExtractor
+from pipeline.isolation import DEFAULT_TIMEOUT_S, ExtractionError, ExtractorPool, Page
 from transforms.repetition import paragraph_counts, repeated_from_counts, strip_repeated
 
 log = logging.getLogger(__name__)
@@ -163,22 +163,21 @@ def update_repetition(layout: DataLayout, site: str, run_id: str, bodies: list[l
 def extract_warc(
     site: Site, warc: Path, out: Path, layout: DataLayout, *, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> ExtractSummary:
-    """Extract one WARC into one Parquet batch, each page in an isolated worker under a
-    wall clock (a pathological page fails alone, with its URL and the reason)."""
+    """Extract one WARC into one Parquet batch, each page in one of a pool of isolated workers
+    (one per core) under a wall clock (a pathological page fails alone, with its URL and the
+    reason)."""
     summary = ExtractSummary(site=site.slug)
     found: list[tuple[RawPage, Article | Rejection]] = []
     extracted_at = datetime.now(UTC)
-    with IsolatedExtractor(timeout_s=timeout_s) as extractor:
-        for page in read_warc(warc):
-            if page.kind != "article":
-                continue
-            try:
-                result = extractor.extract(
-                    page.body, page.url, site.slug, hints=site.extract, charset=page.charset, expect_article=True
-                )
-            except ExtractionError as exc:  # one bad page never stops the batch; it is kept with the reason
-                log.warning("extraction failed for %s: %s", page.url, exc)
-                result = Rejection(f"{EXTRACTION_FAILED}: {exc}")
+    pages = [page for page in read_warc(warc) if page.kind == "article"]
+    jobs = (Page(p.body, p.url, site.slug, site.extract, p.charset, expect_article=True) for p in pages)
+    with ExtractorPool(timeout_s=timeout_s) as pool:
+        for page, outcome in zip(pages, pool.extract_all(jobs), strict=True):
+            if isinstance(outcome, ExtractionError):  # one bad page never stops the batch; kept with the reason
+                log.warning("extraction failed for %s: %s", page.url, outcome)
+                result: Article | Rejection = Rejection(f"{EXTRACTION_FAILED}: {outcome}")
+            else:
+                result = outcome
             summary.count(result)
             found.append((page, result))
     _write_batch(site, warc, out, layout, found, extracted_at)

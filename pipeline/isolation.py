@@ -4,16 +4,21 @@ One pathological page (half a million nested ``<div>``s, a table of a million ce
 never stall or crash a night's batch. :class:`IsolatedExtractor` runs
 :func:`transforms.extract_page` in a child process with a memory cap; a page that takes
 longer than its time limit has its worker killed and replaced, and is reported as failed
-with the reason; a worker that dies is replaced the same way.
+with the reason; a worker that dies is replaced the same way. :class:`ExtractorPool` keeps
+several such workers busy at once (one per core by default, ``VNPORTALS_EXTRACT_WORKERS``), each
+page still under its own wall clock, the results handed back in the pages' order.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import resource
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from types import TracebackType
 from typing import Any
 
@@ -126,6 +131,34 @@ class IsolatedExtractor:
             raise ExtractionError(str(value))
         return value  # type: ignore[no-any-return]
 
+    def submit(self, job: _Job) -> Connection:
+        """Hand the worker one page (starting it if need be); its connection, to wait on."""
+        conn = self._conn or self._start()
+        try:
+            conn.send(job)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self._stop()  # died between pages: a fresh worker takes the page
+            conn = self._start()
+            conn.send(job)
+        return conn
+
+    def collect(self, *, timed_out: bool) -> Article | Rejection:
+        """The answer to the page :meth:`submit` handed over; raises :class:`ExtractionError`
+        when it ran out of time (``timed_out``: its worker is killed) or the worker died."""
+        if timed_out:
+            self._stop()
+            raise ExtractionError(f"no result within {self.timeout_s:g} s")
+        assert self._conn is not None
+        try:
+            status, value = self._conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
+            code = self._process.exitcode if self._process is not None else None
+            self._stop()
+            raise ExtractionError(f"the extraction worker died (exit code {code})") from exc
+        if status == "error":
+            raise ExtractionError(str(value))
+        return value  # type: ignore[no-any-return]
+
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(BrokenPipeError, OSError):
@@ -133,6 +166,99 @@ class IsolatedExtractor:
         self._stop()
 
     def __enter__(self) -> IsolatedExtractor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def extract_workers(environ: dict[str, str] | None = None) -> int:
+    """How many extraction workers run side by side: ``VNPORTALS_EXTRACT_WORKERS``, else one
+    per core this process may use."""
+    env = os.environ if environ is None else environ
+    raw = env.get("VNPORTALS_EXTRACT_WORKERS", "").strip()
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            raise ValueError(f"VNPORTALS_EXTRACT_WORKERS={raw!r}: not a whole number") from None
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return max(1, len(cores))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page to extract, as :meth:`IsolatedExtractor.extract` takes it."""
+
+    html: bytes
+    url: str
+    site: str | None = None
+    hints: ExtractHints | None = None
+    charset: str | None = None
+    expect_article: bool = False
+
+
+class ExtractorPool:
+    """Several :class:`IsolatedExtractor` workers kept busy at once, each page under its own
+    wall clock; results come back in the order the pages were given."""
+
+    def __init__(
+        self, workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, memory_bytes: int = DEFAULT_MEMORY_BYTES
+    ) -> None:
+        count = workers if workers is not None else extract_workers()
+        self._workers = [IsolatedExtractor(timeout_s, memory_bytes) for _ in range(max(1, count))]
+        self.timeout_s = timeout_s
+
+    def extract_all(self, pages: Iterable[Page]) -> Iterator[Article | Rejection | ExtractionError]:
+        """Each page's article, rejection, or the :class:`ExtractionError` that failed it."""
+        todo = iter(enumerate(pages))
+        idle = list(self._workers)
+        # worker -> (page index, deadline on the monotonic clock)
+        busy: dict[IsolatedExtractor, tuple[int, float]] = {}
+        by_conn: dict[Connection, IsolatedExtractor] = {}
+        done: dict[int, Article | Rejection | ExtractionError] = {}
+        given = 0
+        exhausted = False
+        while True:
+            while idle and not exhausted:
+                item = next(todo, None)
+                if item is None:
+                    exhausted = True
+                    break
+                index, page = item
+                worker = idle.pop()
+                job = _Job(page.html, page.url, page.site, page.hints, page.charset, page.expect_article)
+                by_conn[worker.submit(job)] = worker
+                busy[worker] = (index, time.monotonic() + self.timeout_s)
+            if not busy:
+                break
+            now = time.monotonic()
+            ready = wait(list(by_conn), timeout=max(0.0, min(d for _, d in busy.values()) - now))
+            now = time.monotonic()
+            for worker, (index, deadline) in list(busy.items()):
+                conn = next(c for c, w in by_conn.items() if w is worker)
+                if conn not in ready and now < deadline:
+                    continue
+                del by_conn[conn], busy[worker]
+                try:
+                    done[index] = worker.collect(timed_out=conn not in ready)
+                except ExtractionError as exc:
+                    done[index] = exc
+                idle.append(worker)
+            while given in done:
+                yield done.pop(given)
+                given += 1
+        while given in done:
+            yield done.pop(given)
+            given += 1
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.close()
+
+    def __enter__(self) -> ExtractorPool:
         return self
 
     def __exit__(

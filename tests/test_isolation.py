@@ -103,3 +103,32 @@ def test_the_extract_step_keeps_a_stuck_page_with_the_reason_and_goes_on(
         ("4220712152000274.htm", "extraction_failed: no result within 3 s")
     ]
     assert len(rows) == len(gold_articles("longbien"))  # every article page is in the batch
+
+
+def test_a_pool_returns_every_page_in_order_and_a_dead_worker_fails_only_its_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.isolation import ExtractorPool, Page, extract_workers
+
+    golds = gold_articles("longbien")[:4]
+    hints = bundled_sites()["longbien"].extract
+    pages = [Page(g.html(), g.url, "longbien", hints, expect_article=True) for g in golds]
+    # A page whose parsing kills its worker outright, between good ones.
+    pages.insert(2, Page(b"<html>", "https://example.vn/kill", expect_article=True))
+    import pipeline.isolation as isolation
+
+    real = isolation.extract_page
+
+    def dies_on_one(html: bytes, url: str, *args: object, **kwargs: object) -> object:
+        if url.endswith("/kill"):
+            os._exit(9)
+        return real(html, url, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(isolation, "extract_page", dies_on_one)  # the forked workers inherit it
+    with ExtractorPool(workers=2, timeout_s=20) as pool:
+        results = list(pool.extract_all(pages))
+    assert len(results) == len(pages)
+    assert isinstance(results[2], ExtractionError) and "died" in str(results[2])
+    titles = [r.title for r in results if isinstance(r, Article)]
+    assert titles == [g.data["title"] for g in golds]
+    assert extract_workers({"VNPORTALS_EXTRACT_WORKERS": "3"}) == 3 and extract_workers({}) >= 1
