@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -340,17 +341,18 @@ def serve(portals: int, articles: int, port: int) -> None:
     asyncio.run(main())
 
 
-def server_rate(portals: int, articles: int, port: int, seconds: float = 5.0) -> float:
-    """Pages a second the server answers to 32 kept-alive connections fetching articles
-    (what it can give, to compare with what a crawl takes)."""
+def keepalive_rate(
+    connect: Callable[[int], str], request: Callable[[int, int], bytes], port: int, seconds: float
+) -> float:
+    """Responses a second a server on ``port`` gives 32 kept-alive connections, connection
+    ``i`` opened to host ``connect(i)`` and asking ``request(i, n)`` for its n-th page."""
 
     async def client(index: int, done: list[int], until: float) -> None:
-        host = portal_host(index % portals)
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(connect(index), port)
         n = 0
         while time.monotonic() < until:
-            n = n % articles + 1
-            writer.write(f"GET /bai/{n}.html HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            n += 1
+            writer.write(request(index, n))
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 if line.lower().startswith(b"content-length:"):
@@ -366,6 +368,17 @@ def server_rate(portals: int, articles: int, port: int, seconds: float = 5.0) ->
         return done[0]
 
     return asyncio.run(main()) / seconds
+
+
+def server_rate(portals: int, articles: int, port: int, seconds: float = 5.0) -> float:
+    """Pages a second the server answers to 32 kept-alive connections fetching articles
+    (what it can give, to compare with what a crawl takes)."""
+
+    def request(index: int, n: int) -> bytes:
+        host = portal_host(index % portals)
+        return f"GET /bai/{(n - 1) % articles + 1}.html HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+
+    return keepalive_rate(lambda index: portal_host(index % portals), request, port, seconds)
 
 
 def control(port: int, command: str) -> dict[str, Any]:

@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import psutil  # noqa: E402
-from crawl_scale import free_port, night_articles, revised  # noqa: E402
+from crawl_scale import free_port, keepalive_rate, night_articles, revised  # noqa: E402
 
 from kernel.registry import Site, load_registry  # noqa: E402
 from pipeline.mirror import MIRROR_DIR, mirror_file  # noqa: E402
@@ -419,28 +419,12 @@ def server_rate(portals: int, articles: int, port: int, seconds: float = 3.0) ->
     """Article pages a second the server answers to 32 kept-alive connections."""
     hosts = portals_of(portals)
 
-    async def client(index: int, done: list[int], until: float) -> None:
+    def request(index: int, n: int) -> bytes:
         portal = hosts[index % portals]
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        n = 0
-        while time.monotonic() < until:
-            n = n % articles + 1
-            writer.write(f"GET {portal.article_path(n)} HTTP/1.1\r\nHost: {portal.host}\r\n\r\n".encode())
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            done[0] += 1
-        writer.close()
+        path = portal.article_path((n - 1) % articles + 1)
+        return f"GET {path} HTTP/1.1\r\nHost: {portal.host}\r\n\r\n".encode()
 
-    async def main() -> int:
-        done = [0]
-        until = time.monotonic() + seconds
-        await asyncio.gather(*(client(i, done, until) for i in range(32)))
-        return done[0]
-
-    return asyncio.run(main()) / seconds
+    return keepalive_rate(lambda _index: "127.0.0.1", request, port, seconds)
 
 
 # -- the registry and the runs -------------------------------------------------------------
