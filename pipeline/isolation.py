@@ -116,20 +116,8 @@ class IsolatedExtractor:
     ) -> Article | Rejection:
         """The article on the page or why it is not one; raises :class:`ExtractionError`
         when the worker gives no answer in time or dies."""
-        conn = self._conn or self._start()
-        try:
-            conn.send(_Job(html, url, site, hints, charset, expect_article))
-            if not conn.poll(self.timeout_s):
-                self._stop()
-                raise ExtractionError(f"no result within {self.timeout_s:g} s")
-            status, value = conn.recv()
-        except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
-            code = self._process.exitcode if self._process is not None else None
-            self._stop()
-            raise ExtractionError(f"the extraction worker died (exit code {code})") from exc
-        if status == "error":
-            raise ExtractionError(str(value))
-        return value  # type: ignore[no-any-return]
+        conn = self.submit(_Job(html, url, site, hints, charset, expect_article))
+        return self.collect(timed_out=not conn.poll(self.timeout_s))
 
     def submit(self, job: _Job) -> Connection:
         """Hand the worker one page (starting it if need be); its connection, to wait on."""
@@ -215,44 +203,31 @@ class ExtractorPool:
         """Each page's article, rejection, or the :class:`ExtractionError` that failed it."""
         todo = iter(enumerate(pages))
         idle = list(self._workers)
-        # worker -> (page index, deadline on the monotonic clock)
-        busy: dict[IsolatedExtractor, tuple[int, float]] = {}
-        by_conn: dict[Connection, IsolatedExtractor] = {}
+        # a busy worker's connection -> (the worker, its page's index, deadline on the monotonic clock)
+        busy: dict[Connection, tuple[IsolatedExtractor, int, float]] = {}
         done: dict[int, Article | Rejection | ExtractionError] = {}
         given = 0
-        exhausted = False
         while True:
-            while idle and not exhausted:
-                item = next(todo, None)
-                if item is None:
-                    exhausted = True
-                    break
+            while idle and (item := next(todo, None)) is not None:
                 index, page = item
                 worker = idle.pop()
                 job = _Job(page.html, page.url, page.site, page.hints, page.charset, page.expect_article)
-                by_conn[worker.submit(job)] = worker
-                busy[worker] = (index, time.monotonic() + self.timeout_s)
+                busy[worker.submit(job)] = (worker, index, time.monotonic() + self.timeout_s)
             if not busy:
-                break
+                return
+            ready = wait(list(busy), timeout=max(0.0, min(d for _, _, d in busy.values()) - time.monotonic()))
             now = time.monotonic()
-            ready = wait(list(by_conn), timeout=max(0.0, min(d for _, d in busy.values()) - now))
-            now = time.monotonic()
-            for worker, (index, deadline) in list(busy.items()):
-                conn = next(c for c, w in by_conn.items() if w is worker)
-                if conn not in ready and now < deadline:
-                    continue
-                del by_conn[conn], busy[worker]
-                try:
-                    done[index] = worker.collect(timed_out=conn not in ready)
-                except ExtractionError as exc:
-                    done[index] = exc
-                idle.append(worker)
+            for conn, (worker, index, deadline) in list(busy.items()):
+                if conn in ready or now >= deadline:
+                    del busy[conn]
+                    try:
+                        done[index] = worker.collect(timed_out=conn not in ready)
+                    except ExtractionError as exc:
+                        done[index] = exc
+                    idle.append(worker)
             while given in done:
                 yield done.pop(given)
                 given += 1
-        while given in done:
-            yield done.pop(given)
-            given += 1
 
     def close(self) -> None:
         for worker in self._workers:
